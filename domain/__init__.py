@@ -1,0 +1,1 @@
+"""The pure domain: events, commands and the User and Order deciders. No I/O here."""

@@ -1,0 +1,24 @@
+"""Constrained value types shared by commands, events and the HTTP models."""
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, EmailStr, Field, StringConstraints
+
+CENT = Decimal("0.01")
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Email = Annotated[EmailStr, StringConstraints(max_length=254)]
+Product = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Quantity = Annotated[int, Field(gt=0, le=1_000_000)]
+# Money is a decimal with two places, never a float (DESIGN.md, HTTP contract).
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False),
+    AfterValidator(lambda amount: amount.quantize(CENT)),
+]
+
+
+def email_key(email: str) -> str:
+    """The form under which an email is unique: case-insensitive (guarantee 5)."""
+    return email.casefold()

@@ -1,0 +1,34 @@
+"""The PostgreSQL event store: the only source of truth."""
+
+from eventstore.append import append
+from eventstore.errors import ConcurrencyConflict, EventStoreError, StreamDeleted, UniqueKeyTaken
+from eventstore.position import START, InvalidPosition, Position
+from eventstore.read import load_stream, read_feed, read_feed_page
+from eventstore.records import (
+    AppendResult,
+    EventMetadata,
+    JsonObject,
+    NewEvent,
+    RecordedEvent,
+    StreamWrite,
+)
+
+__all__ = [
+    "START",
+    "AppendResult",
+    "ConcurrencyConflict",
+    "EventMetadata",
+    "EventStoreError",
+    "InvalidPosition",
+    "JsonObject",
+    "NewEvent",
+    "Position",
+    "RecordedEvent",
+    "StreamDeleted",
+    "StreamWrite",
+    "UniqueKeyTaken",
+    "append",
+    "load_stream",
+    "read_feed",
+    "read_feed_page",
+]

@@ -1,0 +1,96 @@
+"""Appending events with optimistic concurrency, without any table or global lock.
+
+Each stream's row in `streams` is advanced with a compare-and-set on its version: the
+row lock that UPDATE takes makes a second writer of the same stream wait, re-read the
+row, and find the version moved (guarantee 3). Writers of different streams never wait
+for one another.
+"""
+
+from collections.abc import Sequence
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from eventstore.errors import ConcurrencyConflict, StreamDeleted
+from eventstore.position import Position
+from eventstore.records import AppendResult, StreamWrite
+from eventstore.tables import EventRow, StreamRow
+
+streams = StreamRow.__table__
+events = EventRow.__table__
+
+
+async def append(session: AsyncSession, writes: Sequence[StreamWrite]) -> AppendResult:
+    """Append to one or several streams in the session's transaction; all or nothing."""
+    if not writes or not any(write.events for write in writes):
+        raise ValueError("nothing to append")
+    conn = await session.connection()
+    # Locking streams in one global order keeps two multi-stream writers from deadlocking.
+    for write in sorted(writes, key=lambda w: w.stream_id):
+        await _advance_stream(conn, write)
+    rows = [
+        {
+            "stream_id": write.stream_id,
+            "stream_type": write.stream_type,
+            "version": write.expected_version + offset,
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "schema_version": event.schema_version,
+            "data": event.data,
+            "metadata": event.metadata.model_dump(mode="json"),
+        }
+        for write in writes
+        for offset, event in enumerate(write.events, start=1)
+    ]
+    inserted = await conn.execute(
+        insert(events).values(rows).returning(events.c.transaction_id, events.c.position)
+    )
+    transaction_id, position = max(inserted.tuples())
+    return AppendResult(
+        versions={write.stream_id: write.new_version for write in writes},
+        last_position=Position(transaction_id, position),
+    )
+
+
+async def _advance_stream(conn: AsyncConnection, write: StreamWrite) -> None:
+    if write.expected_version == 0:
+        claimed = await conn.execute(
+            pg_insert(streams)
+            .values(
+                stream_id=write.stream_id,
+                stream_type=write.stream_type,
+                version=write.new_version,
+                deleted=write.close,
+            )
+            .on_conflict_do_nothing(index_elements=[streams.c.stream_id])
+            .returning(streams.c.stream_id)
+        )
+    else:
+        claimed = await conn.execute(
+            update(streams)
+            .where(
+                streams.c.stream_id == write.stream_id,
+                streams.c.stream_type == write.stream_type,
+                streams.c.version == write.expected_version,
+                streams.c.deleted.is_(False),
+            )
+            .values(version=write.new_version, deleted=write.close)
+            .returning(streams.c.stream_id)
+        )
+    if claimed.first() is None:
+        raise await _why_not(conn, write)
+
+
+async def _why_not(conn: AsyncConnection, write: StreamWrite) -> Exception:
+    row = (
+        await conn.execute(
+            select(streams.c.stream_type, streams.c.version, streams.c.deleted).where(
+                streams.c.stream_id == write.stream_id
+            )
+        )
+    ).first()
+    if row is not None and row.deleted and row.stream_type == write.stream_type:
+        return StreamDeleted(write.stream_id)
+    actual = row.version if row is not None and row.stream_type == write.stream_type else None
+    return ConcurrencyConflict(write.stream_id, write.expected_version, actual)

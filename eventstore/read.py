@@ -1,0 +1,89 @@
+"""Loading one stream, and reading the global feed in subscriber order (guarantee 1)."""
+
+from collections.abc import AsyncIterator, Sequence
+from uuid import UUID
+
+from sqlalchemy import Row, func, literal, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from eventstore.position import START, Position
+from eventstore.records import RecordedEvent
+from eventstore.tables import EventRow, Xid8
+
+events = EventRow.__table__
+
+_columns = (
+    events.c.transaction_id,
+    events.c.position,
+    events.c.stream_id,
+    events.c.stream_type,
+    events.c.version,
+    events.c.event_id,
+    events.c.event_type,
+    events.c.schema_version,
+    events.c.data,
+    events.c.metadata,
+    events.c.recorded_at,
+)
+
+
+async def load_stream(
+    session: AsyncSession, stream_id: UUID, up_to_version: int | None = None
+) -> list[RecordedEvent]:
+    """A stream's events, oldest first; empty when the stream does not exist."""
+    query = select(*_columns).where(events.c.stream_id == stream_id).order_by(events.c.version)
+    if up_to_version is not None:
+        query = query.where(events.c.version <= up_to_version)
+    result = await (await session.connection()).execute(query)
+    return [_record(row) for row in result]
+
+
+async def read_feed_page(session: AsyncSession, after: Position, limit: int) -> list[RecordedEvent]:
+    """Up to `limit` events after `after`, in the order every subscriber sees them.
+
+    Only transactions older than the oldest one still running are read: their rows are
+    final, and any transaction that commits later has a larger id than all of them, so its
+    events land after everything already read instead of in a gap behind the reader.
+    """
+    query = (
+        select(*_columns)
+        .where(
+            tuple_(events.c.transaction_id, events.c.position)
+            > tuple_(literal(after.transaction_id, Xid8), literal(after.position)),
+            events.c.transaction_id < func.pg_snapshot_xmin(func.pg_current_snapshot()),
+        )
+        .order_by(events.c.transaction_id, events.c.position)
+        .limit(limit)
+    )
+    result = await (await session.connection()).execute(query)
+    return [_record(row) for row in result]
+
+
+async def read_feed(
+    sessions: async_sessionmaker[AsyncSession], after: Position = START, batch_size: int = 500
+) -> AsyncIterator[Sequence[RecordedEvent]]:
+    """Batches of the feed after `after` until caught up; each batch in its own transaction."""
+    while True:
+        async with sessions() as session:
+            batch = await read_feed_page(session, after, batch_size)
+        if batch:
+            yield batch
+            after = batch[-1].position
+        if len(batch) < batch_size:
+            return
+
+
+def _record(row: Row[tuple[object, ...]]) -> RecordedEvent:
+    m = row._mapping
+    return RecordedEvent(
+        position=Position(m["transaction_id"], m["position"]),
+        stream_id=m["stream_id"],
+        stream_type=m["stream_type"],
+        version=m["version"],
+        event_id=m["event_id"],
+        event_type=m["event_type"],
+        schema_version=m["schema_version"],
+        data=m["data"],
+        metadata=m["metadata"],
+        recorded_at=m["recorded_at"],
+    )
