@@ -3,7 +3,7 @@
 from eventstore.append import append
 from eventstore.errors import ConcurrencyConflict, EventStoreError, StreamDeleted, UniqueKeyTaken
 from eventstore.position import START, InvalidPosition, Position
-from eventstore.read import load_stream, read_feed, read_feed_page
+from eventstore.read import load_stream, load_streams, read_feed, read_feed_page
 from eventstore.records import (
     AppendResult,
     EventMetadata,
@@ -29,6 +29,7 @@ __all__ = [
     "UniqueKeyTaken",
     "append",
     "load_stream",
+    "load_streams",
     "read_feed",
     "read_feed_page",
 ]

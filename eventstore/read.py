@@ -87,3 +87,19 @@ def _record(row: Row[tuple[object, ...]]) -> RecordedEvent:
         metadata=m["metadata"],
         recorded_at=m["recorded_at"],
     )
+
+
+async def load_streams(
+    session: AsyncSession, stream_ids: Sequence[UUID]
+) -> dict[UUID, list[RecordedEvent]]:
+    """Several streams in one query, each oldest first; missing streams are left out."""
+    query = (
+        select(*_columns)
+        .where(events.c.stream_id.in_(stream_ids))
+        .order_by(events.c.stream_id, events.c.version)
+    )
+    loaded: dict[UUID, list[RecordedEvent]] = {}
+    for row in await (await session.connection()).execute(query):
+        record = _record(row)
+        loaded.setdefault(record.stream_id, []).append(record)
+    return loaded

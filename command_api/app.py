@@ -1,0 +1,52 @@
+"""The command API's composition root: settings in, a FastAPI app out."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from command_api.errors import install_error_handlers
+from command_api.routes import events, operations, orders, users
+from command_api.wakeup import ProjectorWakeup
+from eventstore.database import create_engine, create_sessions
+from settings import Settings, get_settings
+from web.auth import TokenRing
+from web.logging import configure_logging
+from web.middleware import BodyLimit, RequestContext
+from web.problems import install_problem_handlers
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings, application_name="command_api")
+        app.state.engine = engine
+        app.state.sessions = create_sessions(engine)
+        app.state.wakeup = ProjectorWakeup(
+            settings.redis_url, settings.projector_queue, settings.redis_timeout_seconds
+        )
+        try:
+            yield
+        finally:
+            await app.state.wakeup.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Orders command API",
+        summary="Commands for users and their orders, appended as events to PostgreSQL.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.tokens = TokenRing(
+        read=settings.read_tokens, write=settings.write_tokens, admin=settings.admin_tokens
+    )
+    install_problem_handlers(app)
+    install_error_handlers(app)
+    for router in (users.router, orders.router, events.router, operations.router):
+        app.include_router(router)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestContext, service="command_api")
+    return app

@@ -1,0 +1,68 @@
+"""Typed dependencies: the one way a route gets a DB session or its command context."""
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from command_api.wakeup import ProjectorWakeup
+from eventstore import EventMetadata
+from web.auth import WriteCaller
+from web.problems import Problem
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    async with sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
+_ETAG = re.compile(r'(?:W/)?"?(\d{1,9})"?')
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """What every command carries besides its body: who, why, and the client's preconditions."""
+
+    metadata: EventMetadata
+    if_match: int | None
+    idempotency_key: str | None
+    request: Request
+
+    @property
+    def wakeup(self) -> ProjectorWakeup:
+        wakeup: ProjectorWakeup = self.request.app.state.wakeup
+        return wakeup
+
+
+def _command_context(
+    request: Request,
+    caller: WriteCaller,
+    if_match: Annotated[str | None, Header(max_length=100)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> CommandContext:
+    expected: int | None = None
+    if if_match is not None and if_match.strip() != "*":
+        match = _ETAG.fullmatch(if_match.strip())
+        if match is None:
+            raise Problem(400, "Bad If-Match", 'If-Match takes the ETag a response gave, like "3"')
+        expected = int(match.group(1))
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise Problem(400, "Bad Idempotency-Key", "use 1 to 200 visible ASCII characters")
+    metadata = EventMetadata(
+        correlation_id=request.state.correlation_id,
+        causation_id=str(uuid.uuid4()),
+        who=caller.principal,
+    )
+    scoped_key = None if idempotency_key is None else f"{caller.principal}:{idempotency_key}"
+    return CommandContext(metadata, expected, scoped_key, request)
+
+
+CommandDep = Annotated[CommandContext, Depends(_command_context)]

@@ -1,0 +1,68 @@
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from command_api import handlers
+from command_api.deps import CommandDep, SessionDep
+from command_api.execution import run_command
+from command_api.schemas import Accepted, OrderBody, OrderPatch
+from domain import order
+from web.problems import PROBLEM_RESPONSES
+
+router = APIRouter(tags=["orders"], responses=PROBLEM_RESPONSES)
+
+
+@router.post("/users/{user_id}/orders", status_code=201, response_model=Accepted)
+async def place_order(
+    user_id: UUID, body: OrderBody, session: SessionDep, context: CommandDep
+) -> JSONResponse:
+    """Place an order for a live user: 404 for an unknown user, 410 for a deleted one."""
+    order_id = uuid4()
+    command = order.PlaceOrder(
+        user_id=user_id, product=body.product, quantity=body.quantity, unit_price=body.unit_price
+    )
+    return await run_command(
+        session, context, "place_order",
+        lambda s: handlers.place_order(s, user_id, order_id, command, context.metadata),
+        location=lambda result: f"/orders/{result.stream_id}",
+    )
+
+
+@router.put("/orders/{order_id}", response_model=Accepted)
+async def replace_order(
+    order_id: UUID, body: OrderBody, session: SessionDep, context: CommandDep
+) -> JSONResponse:
+    command = order.ChangeOrder(
+        product=body.product, quantity=body.quantity, unit_price=body.unit_price
+    )
+    return await _change(order_id, command, "change_order", session, context)
+
+
+@router.patch("/orders/{order_id}", response_model=Accepted)
+async def update_order(
+    order_id: UUID, body: OrderPatch, session: SessionDep, context: CommandDep
+) -> JSONResponse:
+    command = order.ChangeOrder(
+        product=body.product, quantity=body.quantity, unit_price=body.unit_price
+    )
+    return await _change(order_id, command, "change_order", session, context)
+
+
+@router.delete("/orders/{order_id}", response_model=Accepted)
+async def cancel_order(order_id: UUID, session: SessionDep, context: CommandDep) -> JSONResponse:
+    """Cancel an open order; a cancelled order answers 410 to further commands."""
+    return await _change(order_id, order.CancelOrder(), "cancel_order", session, context)
+
+
+async def _change(
+    order_id: UUID,
+    command: order.ChangeOrder | order.CancelOrder,
+    name: str,
+    session: SessionDep,
+    context: CommandDep,
+) -> JSONResponse:
+    return await run_command(
+        session, context, name,
+        lambda s: handlers.change_order(s, order_id, command, context.if_match, context.metadata),
+    )

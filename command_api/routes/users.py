@@ -1,0 +1,57 @@
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from command_api import handlers
+from command_api.deps import CommandDep, SessionDep
+from command_api.execution import run_command
+from command_api.schemas import Accepted, UserBody, UserPatch
+from domain import user
+from web.problems import PROBLEM_RESPONSES
+
+router = APIRouter(tags=["users"], responses=PROBLEM_RESPONSES)
+
+
+@router.post("/users", status_code=201, response_model=Accepted)
+async def register_user(body: UserBody, session: SessionDep, context: CommandDep) -> JSONResponse:
+    """Register a user; 409 when a live user has the email (compared case-insensitively)."""
+    user_id = uuid4()
+    command = user.RegisterUser(name=body.name, email=body.email)
+    return await run_command(
+        session, context, "register_user",
+        lambda s: handlers.register_user(s, user_id, command, context.metadata),
+        location=lambda result: f"/users/{result.stream_id}",
+    )
+
+
+@router.put("/users/{user_id}", response_model=Accepted)
+async def replace_user(
+    user_id: UUID, body: UserBody, session: SessionDep, context: CommandDep
+) -> JSONResponse:
+    return await _change(user_id, user.ChangeUser(name=body.name, email=body.email), session, context)
+
+
+@router.patch("/users/{user_id}", response_model=Accepted)
+async def update_user(
+    user_id: UUID, body: UserPatch, session: SessionDep, context: CommandDep
+) -> JSONResponse:
+    return await _change(user_id, user.ChangeUser(name=body.name, email=body.email), session, context)
+
+
+async def _change(
+    user_id: UUID, command: user.ChangeUser, session: SessionDep, context: CommandDep
+) -> JSONResponse:
+    return await run_command(
+        session, context, "change_user",
+        lambda s: handlers.change_user(s, user_id, command, context.if_match, context.metadata),
+    )
+
+
+@router.delete("/users/{user_id}", response_model=Accepted)
+async def delete_user(user_id: UUID, session: SessionDep, context: CommandDep) -> JSONResponse:
+    """Delete the user, cancelling their open orders in the same transaction."""
+    return await run_command(
+        session, context, "delete_user",
+        lambda s: handlers.delete_user(s, user_id, context.if_match, context.metadata),
+    )

@@ -1,0 +1,83 @@
+"""The command API's request and response bodies: strict, bounded, snake_case."""
+
+from datetime import datetime
+from typing import Self
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, JsonValue, model_validator
+
+from domain.values import Email, Money, Name, Product, Quantity
+
+
+class _Body(BaseModel):
+    # Unknown fields are refused, not ignored: a typo must not pass as a no-op (guarantee 8).
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Partial(_Body):
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("give at least one field to change")
+        for field in self.model_fields_set:
+            if getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        return self
+
+
+class UserBody(_Body):
+    name: Name
+    email: Email
+
+
+class UserPatch(_Partial):
+    name: Name | None = None
+    email: Email | None = None
+
+
+class OrderBody(_Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "example": {"product": "Espresso beans, 1 kg", "quantity": 2, "unit_price": "18.50"}
+    })
+
+    product: Product
+    quantity: Quantity
+    unit_price: Money
+
+
+class OrderPatch(_Partial):
+    product: Product | None = None
+    quantity: Quantity | None = None
+    unit_price: Money | None = None
+
+
+class Accepted(BaseModel):
+    """What every successful command answers."""
+
+    id: UUID
+    version: int
+    position: str
+
+
+class EventOut(BaseModel):
+    position: str
+    event_id: UUID
+    stream_id: UUID
+    stream_type: str
+    version: int
+    type: str
+    schema_version: int
+    data: dict[str, JsonValue]
+    metadata: dict[str, JsonValue]
+    recorded_at: datetime
+
+
+class StreamHistory(BaseModel):
+    stream_id: UUID
+    events: list[EventOut]
+
+
+class FeedPage(BaseModel):
+    events: list[EventOut]
+    # Pass as `after` for the next page; equal to the request's `after` when caught up.
+    next: str

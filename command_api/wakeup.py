@@ -1,0 +1,42 @@
+"""After a commit, a hint to the projector that new events are there (guarantee 6).
+
+The hint may be lost: the projector's cron job catches up anyway. So a Redis outage is
+logged and counted, never reported to the client whose events are already committed.
+"""
+
+import structlog
+from arq.connections import ArqRedis
+from redis.asyncio import ConnectionPool
+from redis.exceptions import RedisError
+
+from command_api.metrics import WAKEUP_FAILURES
+from projector import CATCH_UP_JOB
+
+log = structlog.get_logger()
+
+
+class ProjectorWakeup:
+    def __init__(self, redis_url: str, queue_name: str, timeout_seconds: float) -> None:
+        # Built without connecting, so that the API starts while Redis is down.
+        pool = ConnectionPool.from_url(
+            redis_url,
+            socket_connect_timeout=timeout_seconds,
+            socket_timeout=timeout_seconds,
+        )
+        self._redis = ArqRedis(pool, default_queue_name=queue_name)
+
+    async def wake(self) -> None:
+        try:
+            await self._redis.enqueue_job(CATCH_UP_JOB)
+        except (RedisError, OSError) as error:
+            WAKEUP_FAILURES.inc()
+            log.warning("projector wake-up not sent", error=repr(error))
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def close(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,1 @@
+"""The HTTP edge both APIs share: problem+json errors, bearer auth, middleware, metrics, logs."""
