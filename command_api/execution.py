@@ -18,18 +18,15 @@ from command_api.handlers import CommandResult
 from command_api.metrics import COMMAND_SECONDS, CONCURRENCY_CONFLICTS
 from command_api.schemas import Accepted
 from eventstore import ConcurrencyConflict
-from eventstore.keys import StoredResponse, find_response, save_response
+from eventstore.keys import StoredResponse, claim_idempotency_key, record_response
 from web.problems import Problem
 
 Handler = Callable[[AsyncSession], Awaitable[CommandResult]]
 
-# A lost race is retried from a fresh load: the precondition check then answers 412 to a
-# client whose If-Match went stale, and commands without one simply apply to the new state.
+# Handlers lock the streams they load, so a lost race is rare (a stream created or changed
+# between lock and load by another path); it is retried from a fresh load, where the
+# precondition check answers 412 to a client whose If-Match went stale.
 ATTEMPTS = 3
-
-
-class _AnsweredMeanwhile(Exception):
-    pass
 
 
 async def run_command(
@@ -41,31 +38,24 @@ async def run_command(
     location: Callable[[CommandResult], str] | None = None,
 ) -> JSONResponse:
     fingerprint = await _fingerprint(context)
+    key = context.idempotency_key
     for attempt in range(1, ATTEMPTS + 1):
         started = time.perf_counter()
         try:
             async with session.begin():
-                if context.idempotency_key is not None:
-                    earlier = await find_response(session, context.idempotency_key)
+                if key is not None:
+                    earlier = await claim_idempotency_key(session, key, fingerprint)
                     if earlier is not None:
                         return _replay(earlier, fingerprint)
                 result = await handle(session)
                 response = _answer(result, fingerprint, location)
-                if context.idempotency_key is not None and not await save_response(
-                    session, context.idempotency_key, response
-                ):
-                    raise _AnsweredMeanwhile
+                if key is not None:
+                    await record_response(session, key, response)
         except ConcurrencyConflict:
             CONCURRENCY_CONFLICTS.labels(name).inc()
             if attempt == ATTEMPTS:
                 raise
             continue
-        except _AnsweredMeanwhile:
-            # A retry of this request committed first: answer what it answered.
-            async with session.begin():
-                earlier = await find_response(session, str(context.idempotency_key))
-            assert earlier is not None
-            return _replay(earlier, fingerprint)
         COMMAND_SECONDS.labels(name).observe(time.perf_counter() - started)
         return JSONResponse(
             response.body,

@@ -23,6 +23,7 @@ from eventstore import (
     append,
     load_stream,
     load_streams,
+    lock_streams,
 )
 from eventstore.keys import claim_unique, release_unique
 
@@ -65,10 +66,12 @@ def _fold(
 
 
 async def _load_user(session: AsyncSession, user_id: UUID) -> Loaded[user.User | None]:
+    await lock_streams(session, [user_id])
     return _fold(await load_stream(session, user_id), user.STREAM_TYPE, user.fold)
 
 
 async def _load_order(session: AsyncSession, order_id: UUID) -> Loaded[order.Order | None]:
+    await lock_streams(session, [order_id])
     return _fold(await load_stream(session, order_id), order.STREAM_TYPE, order.fold)
 
 
@@ -134,7 +137,11 @@ async def delete_user(
     deletion = _new(deleted, metadata)
     writes = [StreamWrite(user_id, user.STREAM_TYPE, loaded.version, deletion, close=True)]
     caused_by_delete = metadata.model_copy(update={"causation_id": str(deletion[0].event_id)})
-    orders = await load_streams(session, loaded.state.order_ids) if loaded.state.order_ids else {}
+    orders = {}
+    if loaded.state.order_ids:
+        # Order commands lock only their order, never a user: no lock cycle with this one.
+        await lock_streams(session, loaded.state.order_ids)
+        orders = await load_streams(session, loaded.state.order_ids)
     for order_id, records in orders.items():
         placed = _fold(records, order.STREAM_TYPE, order.fold)
         if placed.state is not None and placed.state.status is order.OrderStatus.OPEN:

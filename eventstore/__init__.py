@@ -1,6 +1,6 @@
 """The PostgreSQL event store: the only source of truth."""
 
-from eventstore.append import append
+from eventstore.append import append, lock_streams
 from eventstore.errors import ConcurrencyConflict, EventStoreError, StreamDeleted, UniqueKeyTaken
 from eventstore.position import START, InvalidPosition, Position
 from eventstore.read import load_stream, load_streams, read_feed, read_feed_page
@@ -29,6 +29,7 @@ __all__ = [
     "UniqueKeyTaken",
     "append",
     "load_stream",
+    "lock_streams",
     "load_streams",
     "read_feed",
     "read_feed_page",

@@ -7,6 +7,7 @@ for one another.
 """
 
 from collections.abc import Sequence
+from uuid import UUID
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -46,10 +47,26 @@ async def append(session: AsyncSession, writes: Sequence[StreamWrite]) -> Append
     inserted = await conn.execute(
         insert(events).values(rows).returning(events.c.transaction_id, events.c.position)
     )
-    transaction_id, position = max(inserted.tuples())
+    transaction_id, position = max(tuple(row) for row in inserted)
     return AppendResult(
         versions={write.stream_id: write.new_version for write in writes},
         last_position=Position(transaction_id, position),
+    )
+
+
+async def lock_streams(session: AsyncSession, stream_ids: Sequence[UUID]) -> None:
+    """Take the row locks of existing streams before loading them, in one global order.
+
+    Commands on one stream then queue up instead of failing each other with conflicts, and
+    what the command loads is the version its append will find; the compare-and-set in
+    `append` stays as the backstop.
+    """
+    conn = await session.connection()
+    await conn.execute(
+        select(streams.c.stream_id)
+        .where(streams.c.stream_id.in_(stream_ids))
+        .order_by(streams.c.stream_id)
+        .with_for_update()
     )
 
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,9 +49,26 @@ class StoredResponse:
     body: JsonObject
 
 
-async def find_response(session: AsyncSession, key: str) -> StoredResponse | None:
+async def claim_idempotency_key(
+    session: AsyncSession, key: str, request_fingerprint: str
+) -> StoredResponse | None:
+    """Claim `key` for this request, or return the answer stored under it (guarantee 4).
+
+    Claiming first makes concurrent retries of one request queue behind the first: each
+    waits for the first one's transaction and then finds its answer. If the first rolled
+    back, the next one claims the key and runs the command itself.
+    """
+    conn = await session.connection()
+    claimed = await conn.execute(
+        pg_insert(idempotency_keys)
+        .values(key=key, request_fingerprint=request_fingerprint)
+        .on_conflict_do_nothing(index_elements=[idempotency_keys.c.key])
+        .returning(idempotency_keys.c.key)
+    )
+    if claimed.first() is not None:
+        return None
     row = (
-        await (await session.connection()).execute(
+        await conn.execute(
             select(
                 idempotency_keys.c.request_fingerprint,
                 idempotency_keys.c.status_code,
@@ -59,27 +76,16 @@ async def find_response(session: AsyncSession, key: str) -> StoredResponse | Non
                 idempotency_keys.c.body,
             ).where(idempotency_keys.c.key == key)
         )
-    ).first()
-    return None if row is None else StoredResponse(*row)
+    ).one()
+    return StoredResponse(*row)
 
 
-async def save_response(session: AsyncSession, key: str, response: StoredResponse) -> bool:
-    """Store the first answer for `key`; False if another request stored one first.
-
-    When a retry runs at the same moment as the original, its insert waits for the
-    original's transaction and then finds the key taken: the caller rolls back, so the
-    retry appends nothing (guarantee 4).
-    """
-    stmt = (
-        pg_insert(idempotency_keys)
+async def record_response(session: AsyncSession, key: str, response: StoredResponse) -> None:
+    """Store the answer under the key this transaction claimed."""
+    await (await session.connection()).execute(
+        update(idempotency_keys)
+        .where(idempotency_keys.c.key == key)
         .values(
-            key=key,
-            request_fingerprint=response.request_fingerprint,
-            status_code=response.status_code,
-            headers=response.headers,
-            body=response.body,
+            status_code=response.status_code, headers=response.headers, body=response.body
         )
-        .on_conflict_do_nothing(index_elements=[idempotency_keys.c.key])
-        .returning(idempotency_keys.c.key)
     )
-    return (await (await session.connection()).execute(stmt)).first() is not None

@@ -88,9 +88,10 @@ class IdempotencyKeyRow(Base):
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     request_fingerprint: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(SmallInteger)
-    headers: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    body: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # Empty only inside the transaction that claimed the key and has not answered yet.
+    status_code: Mapped[int | None] = mapped_column(SmallInteger)
+    headers: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

@@ -61,9 +61,9 @@ def upgrade() -> None:
         "idempotency_keys",
         sa.Column("key", sa.String(255), primary_key=True),
         sa.Column("request_fingerprint", sa.String(64), nullable=False),
-        sa.Column("status_code", sa.SmallInteger(), nullable=False),
-        sa.Column("headers", postgresql.JSONB(), nullable=False),
-        sa.Column("body", postgresql.JSONB(), nullable=False),
+        sa.Column("status_code", sa.SmallInteger(), nullable=True),
+        sa.Column("headers", postgresql.JSONB(), nullable=True),
+        sa.Column("body", postgresql.JSONB(), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),

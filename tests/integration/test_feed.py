@@ -1,0 +1,154 @@
+"""Guarantee 1: a subscriber of the feed sees every committed event exactly once, in order."""
+
+import asyncio
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from eventstore import (
+    START,
+    EventMetadata,
+    NewEvent,
+    Position,
+    RecordedEvent,
+    StreamWrite,
+    append,
+    read_feed,
+    read_feed_page,
+)
+from eventstore.database import create_engine, create_sessions
+from settings import Settings
+from tests.support.databases import migrated_database
+
+Sessions = async_sessionmaker[AsyncSession]
+META = EventMetadata(correlation_id="feed-test", who="tests")
+
+WRITERS = 16
+TRANSACTIONS_PER_WRITER = 60
+STREAMS_PER_WRITER = 4
+
+
+class Rollback(Exception):
+    pass
+
+
+@pytest.fixture
+def own_database() -> Iterator[str]:
+    # The feed is global: this test owns a database so that "every event" means exactly that.
+    with migrated_database("es_feed") as url:
+        yield url
+
+
+@pytest.fixture
+async def feed_engine(own_database: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(
+        Settings(database_url=own_database, db_pool_size=WRITERS + 4), application_name="feed-test"
+    )
+    yield engine
+    await engine.dispose()
+
+
+def one_event(kind: str) -> NewEvent:
+    return NewEvent(kind, 1, {}, META)
+
+
+async def test_feed_waits_for_a_transaction_that_drew_an_earlier_position(
+    feed_engine: AsyncEngine,
+) -> None:
+    """The failure a `WHERE position > last` reader has, shown, and the feed's cure of it."""
+    sessions = create_sessions(feed_engine)
+    slow, fast = uuid.uuid4(), uuid.uuid4()
+    async with sessions() as slow_session:
+        await slow_session.begin()
+        await append(slow_session, [StreamWrite(slow, "thing", 0, [one_event("Slow")])])
+        async with sessions() as fast_session, fast_session.begin():
+            await append(fast_session, [StreamWrite(fast, "thing", 0, [one_event("Fast")])])
+
+        async with sessions() as session:
+            naive_first = (await session.execute(text("SELECT position FROM events"))).scalars().all()
+            feed_first = await read_feed_page(session, START, 100)
+        await slow_session.commit()
+
+    async with sessions() as session:
+        naive_after = (
+            await session.execute(
+                text("SELECT position FROM events WHERE position > :last"), {"last": max(naive_first)}
+            )
+        ).scalars().all()
+        feed_after = await read_feed_page(session, START, 100)
+
+    # The naive reader saw Fast, moved its checkpoint past Slow's position, and lost Slow.
+    assert len(naive_first) == 1
+    assert naive_after == []
+    # The feed held Fast back while Slow was open, then delivered both, Slow first.
+    assert feed_first == []
+    assert [e.event_type for e in feed_after] == ["Slow", "Fast"]
+
+
+async def test_live_reader_sees_every_committed_event_once_under_concurrent_writers(
+    feed_engine: AsyncEngine,
+) -> None:
+    sessions = create_sessions(feed_engine)
+    committed: set[uuid.UUID] = set()
+    rolled_back: set[uuid.UUID] = set()
+    writers_done = asyncio.Event()
+    rng = random.Random(1234)
+
+    async def writer(number: int) -> None:
+        versions = {uuid.uuid4(): 0 for _ in range(STREAMS_PER_WRITER)}
+        for _ in range(TRANSACTIONS_PER_WRITER):
+            chosen = rng.sample(list(versions), k=rng.randint(1, 2))
+            writes = [
+                StreamWrite(s, "thing", versions[s], [one_event(f"W{number}") for _ in range(rng.randint(1, 3))])
+                for s in chosen
+            ]
+            ids = {e.event_id for w in writes for e in w.events}
+            hold = rng.random() < 0.15
+            roll_back = rng.random() < 0.1
+            try:
+                async with sessions() as session, session.begin():
+                    await append(session, writes)
+                    if hold:  # keep the transaction open after drawing positions
+                        await asyncio.sleep(rng.uniform(0.01, 0.15))
+                    if roll_back:
+                        raise Rollback
+            except Rollback:
+                rolled_back.update(ids)
+                continue
+            committed.update(ids)
+            for w in writes:
+                versions[w.stream_id] = w.new_version
+
+    async def reader() -> list[RecordedEvent]:
+        seen: list[RecordedEvent] = []
+        checkpoint: Position = START
+        while True:
+            finished = writers_done.is_set()
+            async for batch in read_feed(sessions, checkpoint, batch_size=50):
+                seen.extend(batch)
+                checkpoint = batch[-1].position
+            if finished:
+                return seen
+            await asyncio.sleep(0.005)
+
+    reading = asyncio.create_task(reader())
+    await asyncio.gather(*(writer(n) for n in range(WRITERS)))
+    writers_done.set()
+    seen = await asyncio.wait_for(reading, timeout=60)
+
+    seen_ids = [e.event_id for e in seen]
+    assert len(committed) > 2000
+    assert rolled_back, "the workload must include rolled-back transactions"
+    assert len(seen_ids) == len(set(seen_ids)), "an event was delivered twice"
+    assert set(seen_ids) == committed, "a committed event was skipped, or a rolled-back one read"
+    versions_seen: dict[uuid.UUID, list[int]] = defaultdict(list)
+    for event in seen:
+        versions_seen[event.stream_id].append(event.version)
+    for stream, versions in versions_seen.items():
+        assert versions == list(range(1, len(versions) + 1)), f"stream {stream} out of order"
+    assert [e.position for e in seen] == sorted(e.position for e in seen)
