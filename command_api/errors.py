@@ -24,7 +24,9 @@ def _problem_for(exc: Exception) -> Problem:
             return Problem(409, "Conflict", str(exc))
         case PreconditionFailed(current_version=version):
             return Problem(
-                412, "Precondition failed", f"the stream is at version {version}",
+                412,
+                "Precondition failed",
+                f"the stream is at version {version}",
                 headers={"ETag": f'"{version}"'},
             )
         case UniqueKeyTaken(scope="user_email"):
@@ -45,8 +47,12 @@ async def _on_database_down(request: Request, exc: Exception) -> JSONResponse:
         return problem_response(Problem(500, "Internal error", "the error was logged"))
     log.warning("database unavailable", path=request.url.path, error=repr(exc)[:300])
     return problem_response(
-        Problem(503, "Database unavailable", "PostgreSQL did not answer; try again shortly",
-                headers={"Retry-After": "1"})
+        Problem(
+            503,
+            "Database unavailable",
+            "PostgreSQL did not answer; try again shortly",
+            headers={"Retry-After": "1"},
+        )
     )
 
 
@@ -58,8 +64,18 @@ def _is_outage(exc: DBAPIError) -> bool:
     return isinstance(sqlstate, str) and sqlstate.startswith(("08", "57P"))
 
 
+REFUSALS: tuple[type[Exception], ...] = (
+    DomainError,
+    PreconditionFailed,
+    StreamDeleted,
+    UniqueKeyTaken,
+    ConcurrencyConflict,
+)
+OUTAGES: tuple[type[Exception], ...] = (DBAPIError, PoolTimeout, OSError, TimeoutError)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    for kind in (DomainError, PreconditionFailed, StreamDeleted, UniqueKeyTaken, ConcurrencyConflict):
-        app.add_exception_handler(kind, _on_domain)
-    for kind in (DBAPIError, PoolTimeout, OSError, TimeoutError):
-        app.add_exception_handler(kind, _on_database_down)
+    for refusal in REFUSALS:
+        app.add_exception_handler(refusal, _on_domain)
+    for outage in OUTAGES:
+        app.add_exception_handler(outage, _on_database_down)

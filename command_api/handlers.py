@@ -150,8 +150,11 @@ async def delete_user(
             )
             writes.append(
                 StreamWrite(
-                    order_id, order.STREAM_TYPE, placed.version,
-                    _new(cancelled, caused_by_delete), close=True,
+                    order_id,
+                    order.STREAM_TYPE,
+                    placed.version,
+                    _new(cancelled, caused_by_delete),
+                    close=True,
                 )
             )
     result = await append(session, writes)
@@ -196,7 +199,10 @@ async def change_order(
     if not events:
         return _unchanged(order_id, loaded)
     write = StreamWrite(
-        order_id, order.STREAM_TYPE, loaded.version, _new(events, metadata),
+        order_id,
+        order.STREAM_TYPE,
+        loaded.version,
+        _new(events, metadata),
         close=isinstance(command, order.CancelOrder),
     )
     result = await append(session, [write])

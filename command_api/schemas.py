@@ -36,9 +36,12 @@ class UserPatch(_Partial):
 
 
 class OrderBody(_Body):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "example": {"product": "Espresso beans, 1 kg", "quantity": 2, "unit_price": "18.50"}
-    })
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {"product": "Espresso beans, 1 kg", "quantity": 2, "unit_price": "18.50"}
+        },
+    )
 
     product: Product
     quantity: Quantity

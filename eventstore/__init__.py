@@ -29,8 +29,8 @@ __all__ = [
     "UniqueKeyTaken",
     "append",
     "load_stream",
-    "lock_streams",
     "load_streams",
+    "lock_streams",
     "read_feed",
     "read_feed_page",
 ]

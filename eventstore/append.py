@@ -16,10 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from eventstore.errors import ConcurrencyConflict, StreamDeleted
 from eventstore.position import Position
 from eventstore.records import AppendResult, StreamWrite
-from eventstore.tables import EventRow, StreamRow
-
-streams = StreamRow.__table__
-events = EventRow.__table__
+from eventstore.tables import events, streams
 
 
 async def append(session: AsyncSession, writes: Sequence[StreamWrite]) -> AppendResult:

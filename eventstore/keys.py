@@ -9,10 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventstore.errors import UniqueKeyTaken
 from eventstore.records import JsonObject
-from eventstore.tables import IdempotencyKeyRow, UniqueKeyRow
-
-unique_keys = UniqueKeyRow.__table__
-idempotency_keys = IdempotencyKeyRow.__table__
+from eventstore.tables import idempotency_keys, unique_keys
 
 
 async def claim_unique(session: AsyncSession, scope: str, value: str, stream_id: UUID) -> None:
@@ -21,11 +18,11 @@ async def claim_unique(session: AsyncSession, scope: str, value: str, stream_id:
     A concurrent claim of the same value waits on the first one's uncommitted row and then
     sees it, so of N simultaneous claims exactly one succeeds (guarantee 5).
     """
-    stmt = pg_insert(unique_keys).values(scope=scope, value=value, stream_id=stream_id)
-    stmt = stmt.on_conflict_do_update(
+    claim = pg_insert(unique_keys).values(scope=scope, value=value, stream_id=stream_id)
+    stmt = claim.on_conflict_do_update(
         index_elements=[unique_keys.c.scope, unique_keys.c.value],
-        set_={"stream_id": stmt.excluded.stream_id},
-        where=unique_keys.c.stream_id == stmt.excluded.stream_id,
+        set_={"stream_id": claim.excluded.stream_id},
+        where=unique_keys.c.stream_id == claim.excluded.stream_id,
     ).returning(unique_keys.c.stream_id)
     if (await (await session.connection()).execute(stmt)).first() is None:
         raise UniqueKeyTaken(scope)
@@ -85,7 +82,5 @@ async def record_response(session: AsyncSession, key: str, response: StoredRespo
     await (await session.connection()).execute(
         update(idempotency_keys)
         .where(idempotency_keys.c.key == key)
-        .values(
-            status_code=response.status_code, headers=response.headers, body=response.body
-        )
+        .values(status_code=response.status_code, headers=response.headers, body=response.body)
     )

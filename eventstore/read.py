@@ -3,14 +3,12 @@
 from collections.abc import AsyncIterator, Sequence
 from uuid import UUID
 
-from sqlalchemy import Row, func, literal, select, tuple_
+from sqlalchemy import RowMapping, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from eventstore.position import START, Position
 from eventstore.records import RecordedEvent
-from eventstore.tables import EventRow, Xid8
-
-events = EventRow.__table__
+from eventstore.tables import Xid8, events
 
 _columns = (
     events.c.transaction_id,
@@ -35,7 +33,7 @@ async def load_stream(
     if up_to_version is not None:
         query = query.where(events.c.version <= up_to_version)
     result = await (await session.connection()).execute(query)
-    return [_record(row) for row in result]
+    return [_record(row._mapping) for row in result]
 
 
 async def read_feed_page(session: AsyncSession, after: Position, limit: int) -> list[RecordedEvent]:
@@ -56,7 +54,7 @@ async def read_feed_page(session: AsyncSession, after: Position, limit: int) -> 
         .limit(limit)
     )
     result = await (await session.connection()).execute(query)
-    return [_record(row) for row in result]
+    return [_record(row._mapping) for row in result]
 
 
 async def read_feed(
@@ -73,8 +71,7 @@ async def read_feed(
             return
 
 
-def _record(row: Row[tuple[object, ...]]) -> RecordedEvent:
-    m = row._mapping
+def _record(m: RowMapping) -> RecordedEvent:
     return RecordedEvent(
         position=Position(m["transaction_id"], m["position"]),
         stream_id=m["stream_id"],
@@ -100,6 +97,6 @@ async def load_streams(
     )
     loaded: dict[UUID, list[RecordedEvent]] = {}
     for row in await (await session.connection()).execute(query):
-        record = _record(row)
+        record = _record(row._mapping)
         loaded.setdefault(record.stream_id, []).append(record)
     return loaded

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Table,
     UniqueConstraint,
     func,
     text,
@@ -55,9 +56,7 @@ class EventRow(Base):
     )
 
     position: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
-    transaction_id: Mapped[int] = mapped_column(
-        Xid8, server_default=text("pg_current_xact_id()")
-    )
+    transaction_id: Mapped[int] = mapped_column(Xid8, server_default=text("pg_current_xact_id()"))
     stream_id: Mapped[UUID] = mapped_column(ForeignKey("streams.stream_id"))
     stream_type: Mapped[str] = mapped_column(String(50))
     version: Mapped[int] = mapped_column(Integer)
@@ -92,6 +91,17 @@ class IdempotencyKeyRow(Base):
     status_code: Mapped[int | None] = mapped_column(SmallInteger)
     headers: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+# Core tables, for the statements on hot paths that skip the ORM's unit of work.
+streams = _table(StreamRow)
+events = _table(EventRow)
+unique_keys = _table(UniqueKeyRow)
+idempotency_keys = _table(IdempotencyKeyRow)

@@ -30,12 +30,14 @@ class Caller:
 class TokenRing:
     """The configured tokens, kept only as digests and compared in constant time."""
 
-    def __init__(
-        self, read: Iterable[str], write: Iterable[str], admin: Iterable[str]
-    ) -> None:
+    def __init__(self, read: Iterable[str], write: Iterable[str], admin: Iterable[str]) -> None:
         self._entries: list[tuple[bytes, Access]] = [
             (_digest(token), access)
-            for tokens, access in ((read, Access.READ), (write, Access.WRITE), (admin, Access.ADMIN))
+            for tokens, access in (
+                (read, Access.READ),
+                (write, Access.WRITE),
+                (admin, Access.ADMIN),
+            )
             for token in tokens
         ]
 
@@ -48,7 +50,9 @@ class TokenRing:
                 best = max(best, access)
         if best == 0:
             return None
-        return Caller(principal=f"{Access(best).name.lower()}:{digest.hex()[:12]}", access=Access(best))
+        return Caller(
+            principal=f"{Access(best).name.lower()}:{digest.hex()[:12]}", access=Access(best)
+        )
 
 
 _BEARER = re.compile(r"Bearer ([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)

@@ -56,7 +56,10 @@ class RequestContext:
                 HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
                 HTTP_SECONDS.labels(self.service, method, route).observe(elapsed)
                 log.info(
-                    "request", method=method, route=route, status=status,
+                    "request",
+                    method=method,
+                    route=route,
+                    status=status,
                     ms=round(elapsed * 1000, 2),
                 )
 

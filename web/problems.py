@@ -45,7 +45,10 @@ class Problem(Exception):
     ) -> None:
         super().__init__(detail or title)
         self.body = ProblemDetail(
-            type=type_, title=title, status=status, detail=detail,
+            type=type_,
+            title=title,
+            status=status,
+            detail=detail,
             errors=list(errors) if errors is not None else None,
         )
         self.headers = dict(headers or {})
@@ -80,9 +83,7 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
 async def _on_http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
-    return problem_response(
-        Problem(exc.status_code, title, str(exc.detail), headers=exc.headers)
-    )
+    return problem_response(Problem(exc.status_code, title, str(exc.detail), headers=exc.headers))
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

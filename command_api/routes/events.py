@@ -31,7 +31,9 @@ async def order_history(order_id: UUID, session: SessionDep, _: ReadCaller) -> S
 async def feed(
     session: SessionDep,
     _: ReadCaller,
-    after: Annotated[str | None, Query(max_length=60, description="a `next` or position token")] = None,
+    after: Annotated[
+        str | None, Query(max_length=60, description="a `next` or position token")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> FeedPage:
     """The global feed in subscriber order: every committed event once, gaps impossible."""

@@ -23,7 +23,9 @@ async def place_order(
         user_id=user_id, product=body.product, quantity=body.quantity, unit_price=body.unit_price
     )
     return await run_command(
-        session, context, "place_order",
+        session,
+        context,
+        "place_order",
         lambda s: handlers.place_order(s, user_id, order_id, command, context.metadata),
         location=lambda result: f"/orders/{result.stream_id}",
     )
@@ -63,6 +65,8 @@ async def _change(
     context: CommandDep,
 ) -> JSONResponse:
     return await run_command(
-        session, context, name,
+        session,
+        context,
+        name,
         lambda s: handlers.change_order(s, order_id, command, context.if_match, context.metadata),
     )

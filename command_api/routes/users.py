@@ -19,7 +19,9 @@ async def register_user(body: UserBody, session: SessionDep, context: CommandDep
     user_id = uuid4()
     command = user.RegisterUser(name=body.name, email=body.email)
     return await run_command(
-        session, context, "register_user",
+        session,
+        context,
+        "register_user",
         lambda s: handlers.register_user(s, user_id, command, context.metadata),
         location=lambda result: f"/users/{result.stream_id}",
     )
@@ -29,21 +31,27 @@ async def register_user(body: UserBody, session: SessionDep, context: CommandDep
 async def replace_user(
     user_id: UUID, body: UserBody, session: SessionDep, context: CommandDep
 ) -> JSONResponse:
-    return await _change(user_id, user.ChangeUser(name=body.name, email=body.email), session, context)
+    return await _change(
+        user_id, user.ChangeUser(name=body.name, email=body.email), session, context
+    )
 
 
 @router.patch("/users/{user_id}", response_model=Accepted)
 async def update_user(
     user_id: UUID, body: UserPatch, session: SessionDep, context: CommandDep
 ) -> JSONResponse:
-    return await _change(user_id, user.ChangeUser(name=body.name, email=body.email), session, context)
+    return await _change(
+        user_id, user.ChangeUser(name=body.name, email=body.email), session, context
+    )
 
 
 async def _change(
     user_id: UUID, command: user.ChangeUser, session: SessionDep, context: CommandDep
 ) -> JSONResponse:
     return await run_command(
-        session, context, "change_user",
+        session,
+        context,
+        "change_user",
         lambda s: handlers.change_user(s, user_id, command, context.if_match, context.metadata),
     )
 
@@ -52,6 +60,8 @@ async def _change(
 async def delete_user(user_id: UUID, session: SessionDep, context: CommandDep) -> JSONResponse:
     """Delete the user, cancelling their open orders in the same transaction."""
     return await run_command(
-        session, context, "delete_user",
+        session,
+        context,
+        "delete_user",
         lambda s: handlers.delete_user(s, user_id, context.if_match, context.metadata),
     )

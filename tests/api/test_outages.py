@@ -1,0 +1,116 @@
+"""Store faults: PostgreSQL down means a clear 503 and recovery; Redis down means nothing fails."""
+
+import socket
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from prometheus_client import REGISTRY
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+
+from command_api.app import create_app
+from settings import Settings
+from tests.conftest import client_for, unique_email
+from tests.support.tcp_proxy import TcpProxy
+
+WRITE = "outage-write-token"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+async def postgres_proxy(settings: Settings) -> AsyncIterator[TcpProxy]:
+    url = make_url(settings.database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    yield proxy
+    await proxy.cut()
+
+
+def wakeup_failures() -> float:
+    return REGISTRY.get_sample_value("projector_wakeup_failures_total") or 0.0
+
+
+async def test_postgres_outage_answers_503_and_the_service_recovers_by_itself(
+    settings: Settings, postgres_proxy: TcpProxy
+) -> None:
+    proxied = make_url(settings.database_url).set(host="127.0.0.1", port=postgres_proxy.port)
+    app = create_app(
+        settings.model_copy(
+            update={
+                "database_url": proxied.render_as_string(hide_password=False),
+                "write_tokens": frozenset({WRITE}),
+                "db_timeout_seconds": 1.0,
+            }
+        )
+    )
+    async with app.router.lifespan_context(app), client_for(app, WRITE) as client:
+        before = await client.post("/users", json={"name": "Before", "email": unique_email()})
+        assert before.status_code == 201
+
+        await postgres_proxy.cut()
+        for _ in range(3):
+            during = await client.post("/users", json={"name": "During", "email": unique_email()})
+            assert during.status_code == 503
+            assert during.headers["content-type"] == "application/problem+json"
+            assert during.headers["retry-after"] == "1"
+            assert during.json()["status"] == 503
+        change = await client.patch(f"/users/{before.json()['id']}", json={"name": "Nope"})
+        assert change.status_code == 503
+        assert (await client.get("/ready")).status_code == 503
+
+        await postgres_proxy.restore()
+        after = await client.post("/users", json={"name": "After", "email": unique_email()})
+        assert after.status_code == 201, after.text
+        assert (await client.get("/ready")).status_code == 200
+        history = await client.get(
+            f"/users/{before.json()['id']}/events", headers={"Authorization": f"Bearer {WRITE}"}
+        )
+        assert [e["data"]["name"] for e in history.json()["events"]] == ["Before"]
+
+
+async def test_redis_down_never_fails_a_command_and_the_lost_wakeup_is_counted(
+    settings: Settings,
+) -> None:
+    app = create_app(
+        settings.model_copy(
+            update={"redis_url": f"redis://127.0.0.1:{_free_port()}/0", "write_tokens": frozenset({WRITE})}
+        )
+    )
+    async with app.router.lifespan_context(app), client_for(app, WRITE) as client:
+        failures = wakeup_failures()
+        created = await client.post("/users", json={"name": "Ada", "email": unique_email()})
+        assert created.status_code == 201
+        ordered = await client.post(
+            f"/users/{created.json()['id']}/orders",
+            json={"product": "Tea", "quantity": 1, "unit_price": "2.00"},
+        )
+        assert ordered.status_code == 201
+        assert wakeup_failures() == failures + 2
+        ready = await client.get("/ready")
+        assert ready.status_code == 200
+        assert ready.json() == {"postgres": "ok", "redis": "unavailable"}
+
+
+async def test_each_commit_enqueues_a_projector_wakeup(settings: Settings) -> None:
+    queue = f"arq:test:{uuid.uuid4().hex}"
+    app = create_app(
+        settings.model_copy(update={"projector_queue": queue, "write_tokens": frozenset({WRITE})})
+    )
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        async with app.router.lifespan_context(app), client_for(app, WRITE) as client:
+            refused = await client.post("/users", json={"name": "", "email": "x"})
+            assert refused.status_code == 422
+            assert await redis.zcard(queue) == 0
+            created = await client.post("/users", json={"name": "Ada", "email": unique_email()})
+            assert created.status_code == 201
+            assert await redis.zcard(queue) == 1
+    finally:
+        await redis.delete(queue)
+        await redis.aclose()
