@@ -25,7 +25,9 @@ class DomainEvent(BaseModel):
         return self.model_dump(mode="json")
 
     @staticmethod
-    def from_data(event_type: str, schema_version: int, data: dict[str, JsonValue]) -> "DomainEvent":
+    def from_data(
+        event_type: str, schema_version: int, data: dict[str, JsonValue]
+    ) -> "DomainEvent":
         try:
             cls = DomainEvent._registry[(event_type, schema_version)]
         except KeyError:

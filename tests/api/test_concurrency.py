@@ -29,13 +29,18 @@ async def test_of_n_concurrent_updates_from_one_version_exactly_one_wins(
     user_id = await register(writer)
     responses = await asyncio.gather(
         *(
-            writer.patch(f"/users/{user_id}", json={"name": f"Name {i}"}, headers={"If-Match": '"1"'})
+            writer.patch(
+                f"/users/{user_id}", json={"name": f"Name {i}"}, headers={"If-Match": '"1"'}
+            )
             for i in range(N)
         )
     )
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {200: 1, 412: N - 1}
-    assert await history(reader, f"/users/{user_id}/events") == ["UserRegistered", "UserNameChanged"]
+    assert await history(reader, f"/users/{user_id}/events") == [
+        "UserRegistered",
+        "UserNameChanged",
+    ]
 
 
 async def test_of_n_concurrent_order_changes_from_one_version_exactly_one_wins(
@@ -48,7 +53,9 @@ async def test_of_n_concurrent_order_changes_from_one_version_exactly_one_wins(
     order_id = placed.json()["id"]
     responses = await asyncio.gather(
         *(
-            writer.patch(f"/orders/{order_id}", json={"quantity": i + 2}, headers={"If-Match": '"1"'})
+            writer.patch(
+                f"/orders/{order_id}", json={"quantity": i + 2}, headers={"If-Match": '"1"'}
+            )
             for i in range(N)
         )
     )
@@ -86,7 +93,9 @@ async def test_concurrent_retries_with_one_idempotency_key_store_one_event(
     body = {"name": "Retry", "email": unique_email("idem")}
     headers = {"Idempotency-Key": unique_email("key")}
     before = await count_events(sessions)
-    responses = await asyncio.gather(*(writer.post("/users", json=body, headers=headers) for _ in range(N)))
+    responses = await asyncio.gather(
+        *(writer.post("/users", json=body, headers=headers) for _ in range(N))
+    )
     assert {r.status_code for r in responses} == {201}
     assert len({r.json()["id"] for r in responses}) == 1
     assert len({r.headers["Event-Position"] for r in responses}) == 1

@@ -98,7 +98,9 @@ async def test_one_transaction_shares_one_transaction_id(sessions: Sessions) -> 
 
 async def test_crossed_multi_stream_writers_do_not_deadlock(sessions: Sessions) -> None:
     a, b = uuid.uuid4(), uuid.uuid4()
-    await write(sessions, StreamWrite(a, "thing", 0, events("A")), StreamWrite(b, "thing", 0, events("B")))
+    await write(
+        sessions, StreamWrite(a, "thing", 0, events("A")), StreamWrite(b, "thing", 0, events("B"))
+    )
 
     async def cross(first: uuid.UUID, second: uuid.UUID) -> str:
         try:
@@ -136,7 +138,11 @@ async def test_of_concurrent_writers_from_one_version_exactly_one_wins(sessions:
 async def test_unique_key_is_held_by_one_stream_until_released(sessions: Sessions) -> None:
     owner, other = uuid.uuid4(), uuid.uuid4()
     value = f"{uuid.uuid4()}@example.com"
-    await write(sessions, StreamWrite(owner, "user", 0, events("A")), StreamWrite(other, "user", 0, events("B")))
+    await write(
+        sessions,
+        StreamWrite(owner, "user", 0, events("A")),
+        StreamWrite(other, "user", 0, events("B")),
+    )
     async with sessions() as session, session.begin():
         await claim_unique(session, "email", value, owner)
         await claim_unique(session, "email", value, owner)  # the holder may claim again

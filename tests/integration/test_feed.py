@@ -70,16 +70,23 @@ async def test_feed_waits_for_a_transaction_that_drew_an_earlier_position(
             await append(fast_session, [StreamWrite(fast, "thing", 0, [one_event("Fast")])])
 
         async with sessions() as session:
-            naive_first = (await session.execute(text("SELECT position FROM events"))).scalars().all()
+            naive_first = (
+                (await session.execute(text("SELECT position FROM events"))).scalars().all()
+            )
             feed_first = await read_feed_page(session, START, 100)
         await slow_session.commit()
 
     async with sessions() as session:
         naive_after = (
-            await session.execute(
-                text("SELECT position FROM events WHERE position > :last"), {"last": max(naive_first)}
+            (
+                await session.execute(
+                    text("SELECT position FROM events WHERE position > :last"),
+                    {"last": max(naive_first)},
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         feed_after = await read_feed_page(session, START, 100)
 
     # The naive reader saw Fast, moved its checkpoint past Slow's position, and lost Slow.
@@ -104,7 +111,12 @@ async def test_live_reader_sees_every_committed_event_once_under_concurrent_writ
         for _ in range(TRANSACTIONS_PER_WRITER):
             chosen = rng.sample(list(versions), k=rng.randint(1, 2))
             writes = [
-                StreamWrite(s, "thing", versions[s], [one_event(f"W{number}") for _ in range(rng.randint(1, 3))])
+                StreamWrite(
+                    s,
+                    "thing",
+                    versions[s],
+                    [one_event(f"W{number}") for _ in range(rng.randint(1, 3))],
+                )
                 for s in chosen
             ]
             ids = {e.event_id for w in writes for e in w.events}
