@@ -1,4 +1,4 @@
-"""Running a command: one transaction, idempotent replays, retries of lost races.
+"""Running a command: one transaction, with idempotent replays.
 
 The idempotency record is written in the same transaction as the events (guarantee 4):
 either both commit or neither does, so a retry never appends twice and never finds a
@@ -15,18 +15,13 @@ from starlette.background import BackgroundTask
 
 from command_api.deps import CommandContext
 from command_api.handlers import CommandResult
-from command_api.metrics import COMMAND_SECONDS, CONCURRENCY_CONFLICTS
+from command_api.metrics import COMMAND_SECONDS, CONCURRENCY_CONFLICTS, EVENTS_APPENDED
 from command_api.schemas import Accepted
 from eventstore import ConcurrencyConflict
 from eventstore.keys import StoredResponse, claim_idempotency_key, record_response
 from web.problems import Problem
 
 Handler = Callable[[AsyncSession], Awaitable[CommandResult]]
-
-# Handlers lock the streams they load, so a lost race is rare (a stream created or changed
-# between lock and load by another path); it is retried from a fresh load, where the
-# precondition check answers 412 to a client whose If-Match went stale.
-ATTEMPTS = 3
 
 
 async def run_command(
@@ -39,31 +34,29 @@ async def run_command(
 ) -> JSONResponse:
     fingerprint = await _fingerprint(context)
     key = context.idempotency_key
-    for attempt in range(1, ATTEMPTS + 1):
-        started = time.perf_counter()
-        try:
-            async with session.begin():
-                if key is not None:
-                    earlier = await claim_idempotency_key(session, key, fingerprint)
-                    if earlier is not None:
-                        return _replay(earlier, fingerprint)
-                result = await handle(session)
-                response = _answer(result, fingerprint, location)
-                if key is not None:
-                    await record_response(session, key, response)
-        except ConcurrencyConflict:
-            CONCURRENCY_CONFLICTS.labels(name).inc()
-            if attempt == ATTEMPTS:
-                raise
-            continue
-        COMMAND_SECONDS.labels(name).observe(time.perf_counter() - started)
-        return JSONResponse(
-            response.body,
-            status_code=response.status_code,
-            headers=response.headers,
-            background=BackgroundTask(context.wakeup.wake),
-        )
-    raise AssertionError("unreachable")
+    started = time.perf_counter()
+    try:
+        async with session.begin():
+            if key is not None:
+                earlier = await claim_idempotency_key(session, key, fingerprint)
+                if earlier is not None:
+                    return _replay(earlier, fingerprint)
+            result = await handle(session)
+            response = _answer(result, fingerprint, location)
+            if key is not None:
+                await record_response(session, key, response)
+    except ConcurrencyConflict:
+        # Handlers lock what they load, so only a writer outside them can get here.
+        CONCURRENCY_CONFLICTS.labels(name).inc()
+        raise
+    COMMAND_SECONDS.labels(name).observe(time.perf_counter() - started)
+    EVENTS_APPENDED.labels(name).inc(result.events_appended)
+    return JSONResponse(
+        response.body,
+        status_code=response.status_code,
+        headers=response.headers,
+        background=BackgroundTask(context.wakeup.wake),
+    )
 
 
 async def _fingerprint(context: CommandContext) -> str:

@@ -15,6 +15,7 @@ from domain.errors import NotFound
 from domain.events import DomainEvent
 from domain.values import email_key
 from eventstore import (
+    AppendResult,
     EventMetadata,
     NewEvent,
     Position,
@@ -44,6 +45,7 @@ class CommandResult:
     stream_id: UUID
     version: int
     position: Position
+    events_appended: int
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,15 @@ def _new(events: Sequence[DomainEvent], metadata: EventMetadata) -> list[NewEven
     return [NewEvent(e.event_type, e.schema_version, e.to_data(), metadata) for e in events]
 
 
+def _result(stream_id: UUID, appended: AppendResult) -> CommandResult:
+    return CommandResult(
+        stream_id, appended.versions[stream_id], appended.last_position, appended.event_count
+    )
+
+
 def _unchanged(stream_id: UUID, loaded: Loaded[State]) -> CommandResult:
     assert loaded.last_position is not None
-    return CommandResult(stream_id, loaded.version, loaded.last_position)
+    return CommandResult(stream_id, loaded.version, loaded.last_position, 0)
 
 
 async def register_user(
@@ -97,7 +105,9 @@ async def register_user(
         session, [StreamWrite(user_id, user.STREAM_TYPE, 0, _new(events, metadata))]
     )
     await claim_unique(session, EMAIL_SCOPE, email_key(command.email), user_id)
-    return CommandResult(user_id, result.versions[user_id], result.last_position)
+    return CommandResult(
+        user_id, result.versions[user_id], result.last_position, result.event_count
+    )
 
 
 async def change_user(
@@ -123,7 +133,9 @@ async def change_user(
             if old != new:
                 await claim_unique(session, EMAIL_SCOPE, new, user_id)
                 await release_unique(session, EMAIL_SCOPE, old, user_id)
-    return CommandResult(user_id, result.versions[user_id], result.last_position)
+    return CommandResult(
+        user_id, result.versions[user_id], result.last_position, result.event_count
+    )
 
 
 async def delete_user(
@@ -159,7 +171,9 @@ async def delete_user(
             )
     result = await append(session, writes)
     await release_unique(session, EMAIL_SCOPE, email_key(loaded.state.email), user_id)
-    return CommandResult(user_id, result.versions[user_id], result.last_position)
+    return CommandResult(
+        user_id, result.versions[user_id], result.last_position, result.event_count
+    )
 
 
 async def place_order(
@@ -181,7 +195,9 @@ async def place_order(
             StreamWrite(user_id, user.STREAM_TYPE, owner.version, _new(attached, metadata)),
         ],
     )
-    return CommandResult(order_id, result.versions[order_id], result.last_position)
+    return CommandResult(
+        order_id, result.versions[order_id], result.last_position, result.event_count
+    )
 
 
 async def change_order(
@@ -206,4 +222,6 @@ async def change_order(
         close=isinstance(command, order.CancelOrder),
     )
     result = await append(session, [write])
-    return CommandResult(order_id, result.versions[order_id], result.last_position)
+    return CommandResult(
+        order_id, result.versions[order_id], result.last_position, result.event_count
+    )

@@ -1,6 +1,6 @@
 from prometheus_client import Counter, Histogram
 
-EVENTS_APPENDED = Counter("events_appended_total", "Events committed", ["stream_type"])
+EVENTS_APPENDED = Counter("events_appended_total", "Events committed", ["command"])
 COMMAND_SECONDS = Histogram(
     "command_duration_seconds",
     "Time from loading the streams to committing the events",

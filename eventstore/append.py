@@ -48,6 +48,7 @@ async def append(session: AsyncSession, writes: Sequence[StreamWrite]) -> Append
     return AppendResult(
         versions={write.stream_id: write.new_version for write in writes},
         last_position=Position(transaction_id, position),
+        event_count=len(rows),
     )
 
 

@@ -54,6 +54,7 @@ class StreamWrite:
 class AppendResult:
     versions: dict[UUID, int]
     last_position: Position
+    event_count: int
 
 
 @dataclass(frozen=True)
