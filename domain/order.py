@@ -86,7 +86,9 @@ class Order:
 
 def evolve(state: Order | None, event: DomainEvent) -> Order | None:
     match event:
-        case OrderPlaced(user_id=user_id, product=product, quantity=qty, unit_price=price):
+        case OrderPlaced(user_id=user_id, product=product, quantity=qty, unit_price=price) if (
+            state is None
+        ):
             return Order(user_id=user_id, product=product, quantity=qty, unit_price=price)
         case OrderChanged(product=product, quantity=qty, unit_price=price) if state is not None:
             return replace(state, product=product, quantity=qty, unit_price=price)

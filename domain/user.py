@@ -80,7 +80,7 @@ class User:
 
 def evolve(state: User | None, event: DomainEvent) -> User | None:
     match event:
-        case UserRegistered(name=name, email=email):
+        case UserRegistered(name=name, email=email) if state is None:
             return User(name=name, email=email)
         case UserNameChanged(name=name) if state is not None:
             return replace(state, name=name)

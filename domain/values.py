@@ -19,7 +19,8 @@ Quantity = Annotated[int, Strict(), Field(gt=0, le=1_000_000)]
 Money = Annotated[
     Decimal,
     Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False),
-    AfterValidator(lambda amount: amount.quantize(CENT)),
+    # abs() turns an accepted -0 into 0, so no price or total ever reads "-0.00".
+    AfterValidator(lambda amount: abs(amount.quantize(CENT))),
 ]
 
 

@@ -35,7 +35,10 @@ class Position:
     def parse(cls, token: str) -> Self:
         """The inverse of `str()`; the token is opaque to clients, so any other text is bad."""
         parts = token.split("-")
-        if len(parts) != 2 or not all(p.isascii() and p.isdigit() and len(p) <= 19 for p in parts):
+        # Canonical digits only (no sign, no leading zero), so each position has one token.
+        if len(parts) != 2 or not all(
+            p.isascii() and p.isdigit() and len(p) <= 19 and str(int(p)) == p for p in parts
+        ):
             raise InvalidPosition(f"not a position token: {token[:40]!r}")
         transaction_id, position = (int(p) for p in parts)
         if transaction_id >= 2**63 or position >= 2**63:
