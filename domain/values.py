@@ -7,13 +7,13 @@ from pydantic import AfterValidator, EmailStr, Field, Strict, StringConstraints
 
 CENT = Decimal("0.01")
 
-Name = Annotated[
-    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-]
+# Control characters are refused: PostgreSQL's jsonb cannot hold NUL, and none belongs in a name.
+_SHORT_TEXT = StringConstraints(
+    strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$"
+)
+Name = Annotated[str, Strict(), _SHORT_TEXT]
 Email = Annotated[EmailStr, StringConstraints(max_length=254)]
-Product = Annotated[
-    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-]
+Product = Annotated[str, Strict(), _SHORT_TEXT]
 Quantity = Annotated[int, Strict(), Field(gt=0, le=1_000_000)]
 # Money is a decimal with two places, never a float (DESIGN.md, HTTP contract).
 Money = Annotated[

@@ -5,6 +5,7 @@ import time
 import uuid
 
 import structlog
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web.metrics import HTTP_REQUESTS, HTTP_SECONDS
@@ -15,9 +16,8 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,100}")
 log = structlog.get_logger()
 
 
-class BodyTooLarge(Problem):
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, "Request body too large", f"the limit is {limit} bytes")
+def _too_large(limit: int) -> str:
+    return f"the limit is {limit} bytes"
 
 
 class RequestContext:
@@ -77,7 +77,8 @@ class BodyLimit:
             return
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await problem_response(BodyTooLarge(self.limit))(scope, receive, send)
+            problem = Problem(413, "Request body too large", _too_large(self.limit))
+            await problem_response(problem)(scope, receive, send)
             return
         seen = 0
 
@@ -87,7 +88,9 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise BodyTooLarge(self.limit)
+                    # An HTTPException, because FastAPI turns anything else raised while
+                    # it reads the body into a 400.
+                    raise HTTPException(413, _too_large(self.limit))
             return message
 
         await self.app(scope, counting_receive, send)

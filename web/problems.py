@@ -82,7 +82,8 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+    titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
+    title = titles.get(exc.status_code, "HTTP error")
     return problem_response(Problem(exc.status_code, title, str(exc.detail), headers=exc.headers))
 
 

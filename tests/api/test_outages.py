@@ -79,7 +79,10 @@ async def test_redis_down_never_fails_a_command_and_the_lost_wakeup_is_counted(
 ) -> None:
     app = create_app(
         settings.model_copy(
-            update={"redis_url": f"redis://127.0.0.1:{_free_port()}/0", "write_tokens": frozenset({WRITE})}
+            update={
+                "redis_url": f"redis://127.0.0.1:{_free_port()}/0",
+                "write_tokens": frozenset({WRITE}),
+            }
         )
     )
     async with app.router.lifespan_context(app), client_for(app, WRITE) as client:
