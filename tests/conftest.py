@@ -1,10 +1,13 @@
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -14,6 +17,7 @@ from eventstore.database import create_engine, create_sessions
 from eventstore.tables import EventRow
 from settings import Settings
 from tests.support.databases import migrated_database
+from tests.support.mongo import MongoServer
 
 WRITE_TOKEN = "test-write-" + uuid.uuid4().hex
 READ_TOKEN = "test-read-" + uuid.uuid4().hex
@@ -87,3 +91,21 @@ async def count_events(sessions: async_sessionmaker[AsyncSession]) -> int:
 
 def unique_email(tag: str = "user") -> str:
     return f"{tag}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+@pytest.fixture(scope="session")
+def mongo_server() -> Iterator[MongoServer]:
+    server = MongoServer()
+    server.start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+async def mongo_db(mongo_server: MongoServer) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    """A database of its own for one test, dropped afterwards."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_server.url)
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield client[name]
+    await client.drop_database(name)
+    await client.close()

@@ -1,0 +1,112 @@
+"""Read documents as stored in MongoDB. Money is kept as a 2-place decimal string, never a float."""
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+Money = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str)]
+ZERO = Decimal("0.00")
+
+
+class OrderStatus(StrEnum):
+    OPEN = "open"
+    CANCELLED = "cancelled"
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    # Bumped on every write, so a writer that loaded an older copy cannot overwrite a newer one.
+    revision: int = 0
+
+    def to_mongo(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True)
+
+    @classmethod
+    def from_mongo(cls, raw: dict[str, Any]) -> Self:
+        return cls.model_validate(raw)
+
+
+class OrderLine(BaseModel):
+    """An order as embedded in its user's document."""
+
+    id: str
+    product: str
+    quantity: int
+    unit_price: Money
+    total: Money
+    status: OrderStatus
+    version: int
+    placed_at: datetime
+    updated_at: datetime
+
+
+class UserDocument(_Document):
+    id: str = Field(alias="_id")
+    name: str
+    email: str
+    # The casefolded email, which the `email` filter matches (emails are unique case-insensitively).
+    email_key: str
+    version: int
+    deleted: bool = False
+    created_at: datetime
+    updated_at: datetime
+    orders: list[OrderLine] = Field(default_factory=list)
+    order_count: int = 0
+    total_spent: Money = ZERO
+
+    def recount(self) -> None:
+        """`order_count` and `total_spent` cover the orders that are not cancelled."""
+        live = [line for line in self.orders if line.status is OrderStatus.OPEN]
+        self.order_count = len(live)
+        self.total_spent = sum((line.total for line in live), ZERO)
+
+
+class OrderDocument(_Document):
+    id: str = Field(alias="_id")
+    user_id: str
+    user_name: str
+    user_email: str
+    # The user stream version whose name and email are denormalized here.
+    user_version: int
+    product: str
+    quantity: int
+    unit_price: Money
+    total: Money
+    status: OrderStatus
+    version: int
+    placed_at: datetime
+    updated_at: datetime
+
+
+class ProjectionState(StrEnum):
+    RUNNING = "running"
+    STOPPED = "stopped"  # by a poison event: see `error`
+
+
+class ProjectionError(BaseModel):
+    position: str
+    event_id: str
+    event_type: str
+    message: str
+    at: datetime
+
+
+class ProjectionStatus(BaseModel):
+    """One per projection. `checkpoint` is a gap-free prefix of the feed: every event at or
+    before it (in feed order) is applied, so it is what `Min-Position` is compared with."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    name: str = Field(alias="_id")
+    checkpoint: str = "0-0"
+    checkpoint_transaction_id: int = 0
+    checkpoint_position: int = 0
+    state: ProjectionState = ProjectionState.RUNNING
+    error: ProjectionError | None = None
+    events_applied: int = 0
+    last_event_recorded_at: datetime | None = None
+    updated_at: datetime | None = None
