@@ -3,7 +3,7 @@
 from eventstore.append import append, lock_streams
 from eventstore.errors import ConcurrencyConflict, EventStoreError, StreamDeleted, UniqueKeyTaken
 from eventstore.position import START, InvalidPosition, Position
-from eventstore.read import load_stream, load_streams, read_feed, read_feed_page
+from eventstore.read import feed_lag, load_stream, load_streams, read_feed, read_feed_page
 from eventstore.records import (
     AppendResult,
     EventMetadata,
@@ -28,6 +28,7 @@ __all__ = [
     "StreamWrite",
     "UniqueKeyTaken",
     "append",
+    "feed_lag",
     "load_stream",
     "load_streams",
     "lock_streams",

@@ -1,6 +1,7 @@
 """Loading one stream, and reading the global feed in subscriber order (guarantee 1)."""
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import RowMapping, func, literal, select, tuple_
@@ -100,3 +101,24 @@ async def load_streams(
         record = _record(row._mapping)
         loaded.setdefault(record.stream_id, []).append(record)
     return loaded
+
+
+async def feed_lag(
+    session: AsyncSession, after: Position, cap: int = 100_000
+) -> tuple[int, datetime | None]:
+    """How many events lie after `after` (counted up to `cap`), and when the oldest was recorded."""
+    pending = (
+        select(events.c.recorded_at)
+        .where(
+            tuple_(events.c.transaction_id, events.c.position)
+            > tuple_(literal(after.transaction_id, Xid8), literal(after.position))
+        )
+        .limit(cap)
+        .subquery()
+    )
+    row = (
+        await (await session.connection()).execute(
+            select(func.count(), func.min(pending.c.recorded_at))
+        )
+    ).one()
+    return int(row[0]), row[1]

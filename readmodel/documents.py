@@ -19,8 +19,10 @@ class OrderStatus(StrEnum):
 class _Document(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    # Bumped on every write, so a writer that loaded an older copy cannot overwrite a newer one.
-    revision: int = 0
+    # The feed position of the last event applied to this document. Deterministic (a replay
+    # writes the same value), and the fence of every write: a projector that loaded an older
+    # copy cannot overwrite a newer one.
+    revision: str = "0-0"
 
     def to_mongo(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)

@@ -1,0 +1,140 @@
+"""Catching a projection up with the feed: read after the checkpoint, apply, write, advance.
+
+The checkpoint moves only after the batch's documents are written, and only to the last
+event of that batch, so it never runs ahead of what is applied; with the feed's gap-safe
+order it is a gap-free prefix of the feed, which `Min-Position` relies on.
+"""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.events import UnknownEventType
+from eventstore import RecordedEvent, feed_lag, read_feed_page
+from projector import metrics
+from projector.projection import Inconsistent, apply
+from projector.storage import (
+    advance_checkpoint,
+    checkpoint_of,
+    load_workspace,
+    read_status,
+    save_workspace,
+    stop_at,
+)
+from readmodel.collections import LIVE, ReadCollections
+from readmodel.documents import ProjectionState, ProjectionStatus
+
+log = structlog.get_logger()
+
+# What an event that cannot be applied raises; anything else is a fault of a store or a bug.
+POISON = (Inconsistent, UnknownEventType, ValidationError, ValueError, KeyError, TypeError)
+STORE_FAULTS = (PyMongoError, DBAPIError, OSError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class Projection:
+    sessions: async_sessionmaker[AsyncSession]
+    db: AsyncDatabase[dict[str, Any]]
+    name: str = "main"
+    collections: ReadCollections = LIVE
+    batch_size: int = 500
+
+
+async def catch_up(
+    projection: Projection, on_batch: Callable[[], Awaitable[object]] | None = None
+) -> int:
+    """Apply every event visible after the checkpoint; returns how many were applied."""
+    status = await read_status(projection.db, projection.name)
+    applied = 0
+    while status.state is ProjectionState.RUNNING:
+        async with projection.sessions() as session:
+            batch = await read_feed_page(session, checkpoint_of(status), projection.batch_size)
+        if not batch:
+            break
+        status, count = await apply_batch(projection, status, batch)
+        applied += count
+        if on_batch is not None:
+            await on_batch()
+        if len(batch) < projection.batch_size:
+            break
+    await _report_lag(projection, status)
+    return applied
+
+
+async def catch_up_with_retries(
+    projection: Projection,
+    budget_seconds: float,
+    on_batch: Callable[[], Awaitable[object]] | None = None,
+) -> int:
+    """`catch_up`, retried with backoff while a store is down, for at most `budget_seconds`."""
+    deadline = time.monotonic() + budget_seconds
+    delay = 0.1
+    while True:
+        try:
+            return await catch_up(projection, on_batch)
+        except STORE_FAULTS as error:
+            metrics.RETRIES.labels(projection.name).inc()
+            if time.monotonic() + delay > deadline:
+                log.warning("catch-up gave up for now", error=repr(error)[:300])
+                return 0
+            log.warning("store fault, retrying", error=repr(error)[:300], retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def apply_batch(
+    projection: Projection, status: ProjectionStatus, batch: Sequence[RecordedEvent]
+) -> tuple[ProjectionStatus, int]:
+    started = time.perf_counter()
+    workspace, users, orders = await load_workspace(projection.db, projection.collections, batch)
+    for index, record in enumerate(batch):
+        try:
+            apply(workspace, record)
+        except POISON as error:
+            return await _stop_at_poison(projection, status, batch[:index], record, error)
+    await save_workspace(projection.db, projection.collections, workspace, users, orders)
+    status = await advance_checkpoint(projection.db, status, batch[-1], len(batch))
+    metrics.EVENTS_PROJECTED.labels(projection.name).inc(len(batch))
+    metrics.BATCH_SIZE.labels(projection.name).observe(len(batch))
+    metrics.BATCH_SECONDS.labels(projection.name).observe(time.perf_counter() - started)
+    metrics.STOPPED.labels(projection.name).set(0)
+    return status, len(batch)
+
+
+async def _stop_at_poison(
+    projection: Projection,
+    status: ProjectionStatus,
+    good: Sequence[RecordedEvent],
+    poison: RecordedEvent,
+    error: Exception,
+) -> tuple[ProjectionStatus, int]:
+    # The workspace may hold part of the poison event's effects: apply what precedes it afresh.
+    if good:
+        status, _ = await apply_batch(projection, status, good)
+    log.error(
+        "poison event stops the projection",
+        projection=projection.name,
+        position=str(poison.position),
+        event_type=poison.event_type,
+        error=repr(error)[:300],
+    )
+    metrics.STOPPED.labels(projection.name).set(1)
+    return await stop_at(projection.db, status, poison, error), len(good)
+
+
+async def _report_lag(projection: Projection, status: ProjectionStatus) -> None:
+    async with projection.sessions() as session:
+        count, oldest = await feed_lag(session, checkpoint_of(status))
+    metrics.LAG_EVENTS.labels(projection.name).set(count)
+    age = 0.0 if oldest is None else (datetime.now(UTC) - oldest).total_seconds()
+    metrics.LAG_SECONDS.labels(projection.name).set(max(age, 0.0))

@@ -1,0 +1,139 @@
+"""Loading a batch's documents from MongoDB and writing them back, fenced by `revision`."""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import InsertOne, ReplaceOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from eventstore import Position, RecordedEvent
+from projector.projection import Workspace, documents_touched
+from readmodel.collections import STATUS, ReadCollections
+from readmodel.documents import (
+    OrderDocument,
+    ProjectionError,
+    ProjectionState,
+    ProjectionStatus,
+    UserDocument,
+)
+
+Database = AsyncDatabase[dict[str, Any]]
+
+
+class FencedOut(Exception):
+    """Another projector wrote first: this one's copy is stale, so it stops and lets it be."""
+
+
+async def load_workspace(
+    db: Database, names: ReadCollections, records: Sequence[RecordedEvent]
+) -> tuple[Workspace, dict[str, str], dict[str, str]]:
+    """The documents the batch touches, and the revision each had when loaded."""
+    user_ids, order_ids, renamed = documents_touched(records)
+    workspace = Workspace()
+    order_filter: dict[str, Any] = {"$or": [{"_id": {"$in": sorted(order_ids)}}]}
+    if renamed:
+        order_filter["$or"].append({"user_id": {"$in": sorted(renamed)}})
+    async for raw in db[names.orders].find(order_filter):
+        doc = OrderDocument.from_mongo(raw)
+        workspace.orders[doc.id] = doc
+        user_ids.add(doc.user_id)
+    async for raw in db[names.users].find({"_id": {"$in": sorted(user_ids)}}):
+        user_doc = UserDocument.from_mongo(raw)
+        workspace.users[user_doc.id] = user_doc
+    loaded_users = {doc.id: doc.revision for doc in workspace.users.values()}
+    loaded_orders = {doc.id: doc.revision for doc in workspace.orders.values()}
+    return workspace, loaded_users, loaded_orders
+
+
+async def save_workspace(
+    db: Database,
+    names: ReadCollections,
+    workspace: Workspace,
+    loaded_users: dict[str, str],
+    loaded_orders: dict[str, str],
+) -> int:
+    """Write the changed documents; returns how many. Raises FencedOut if one moved meanwhile."""
+    written = 0
+    for collection, changed, docs, loaded in (
+        (names.users, workspace.changed_users, workspace.users, loaded_users),
+        (names.orders, workspace.changed_orders, workspace.orders, loaded_orders),
+    ):
+        if not changed:
+            continue
+        writes: list[InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]]] = []
+        for doc_id in sorted(changed):
+            doc = docs[doc_id].to_mongo()
+            if doc_id in loaded:
+                writes.append(ReplaceOne({"_id": doc_id, "revision": loaded[doc_id]}, doc))
+            else:
+                writes.append(InsertOne(doc))
+        try:
+            result = await db[collection].bulk_write(writes, ordered=False)
+        except BulkWriteError as error:
+            raise FencedOut(f"{collection}: {error.details.get('writeErrors', [])[:1]}") from error
+        replaced = sum(isinstance(w, ReplaceOne) for w in writes)
+        if result.matched_count != replaced:
+            raise FencedOut(f"{collection}: {replaced - result.matched_count} documents moved")
+        written += len(writes)
+    return written
+
+
+async def read_status(db: Database, name: str) -> ProjectionStatus:
+    raw = await db[STATUS].find_one({"_id": name})
+    if raw is None:
+        status = ProjectionStatus(name=name)
+        await db[STATUS].update_one(
+            {"_id": name}, {"$setOnInsert": status.model_dump(by_alias=True)}, upsert=True
+        )
+        raw = await db[STATUS].find_one({"_id": name})
+        assert raw is not None
+    return ProjectionStatus.model_validate(raw)
+
+
+async def advance_checkpoint(
+    db: Database, status: ProjectionStatus, last: RecordedEvent, applied: int
+) -> ProjectionStatus:
+    """Move the checkpoint past `last`, only if nobody else moved it meanwhile."""
+    moved = status.model_copy(
+        update={
+            "checkpoint": str(last.position),
+            "checkpoint_transaction_id": last.position.transaction_id,
+            "checkpoint_position": last.position.position,
+            "events_applied": status.events_applied + applied,
+            "last_event_recorded_at": last.recorded_at,
+            "updated_at": datetime.now(UTC),
+        }
+    )
+    result = await db[STATUS].replace_one(
+        {"_id": status.name, "checkpoint": status.checkpoint}, moved.model_dump(by_alias=True)
+    )
+    if result.matched_count != 1:
+        raise FencedOut(f"checkpoint of {status.name} moved from {status.checkpoint}")
+    return moved
+
+
+async def stop_at(
+    db: Database, status: ProjectionStatus, record: RecordedEvent, reason: Exception
+) -> ProjectionStatus:
+    """Record a poison event: the projection stops there, visibly, instead of skipping it."""
+    stopped = status.model_copy(
+        update={
+            "state": ProjectionState.STOPPED,
+            "error": ProjectionError(
+                position=str(record.position),
+                event_id=str(record.event_id),
+                event_type=record.event_type,
+                message=f"{type(reason).__name__}: {reason}"[:500],
+                at=datetime.now(UTC),
+            ),
+            "updated_at": datetime.now(UTC),
+        }
+    )
+    await db[STATUS].replace_one({"_id": status.name}, stopped.model_dump(by_alias=True))
+    return stopped
+
+
+def checkpoint_of(status: ProjectionStatus) -> Position:
+    return Position(status.checkpoint_transaction_id, status.checkpoint_position)

@@ -1,0 +1,110 @@
+"""The arq worker: a wake-up job after each commit, and a cron job as the safety net.
+
+One catch-up per projection at a time, across processes: a Redis lock guards the run, and
+a wake-up that finds it taken leaves a `pending` mark that the holder honours before it
+lets go. Documents and checkpoint are fenced as well (see `storage`), so even a holder
+whose lock expired cannot write over newer work.
+"""
+
+from functools import partial
+from typing import Any
+
+import structlog
+from arq import cron, func
+from arq.connections import ArqRedis, RedisSettings
+from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
+from redis.exceptions import LockError
+
+from eventstore.database import create_engine, create_sessions
+from projector import CATCH_UP_JOB
+from projector.catch_up import Projection, catch_up_with_retries
+from readmodel.collections import ensure_indexes
+from settings import Settings, get_settings
+from web.logging import configure_logging
+
+log = structlog.get_logger()
+LOCK_SECONDS = 30
+RUN_BUDGET_SECONDS = 240
+
+
+def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
+    timeout_ms = int(settings.mongo_timeout_seconds * 1000)
+    return AsyncMongoClient(
+        settings.mongodb_url,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=timeout_ms * 5,
+        tz_aware=True,
+    )
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx.get("settings") or get_settings()
+    configure_logging()
+    engine = create_engine(settings, application_name="projector")
+    client = mongo_client(settings)
+    db = client[settings.mongodb_db]
+    ctx.update(
+        settings=settings,
+        engine=engine,
+        mongo=client,
+        projection=Projection(
+            sessions=create_sessions(engine), db=db, batch_size=settings.projector_batch_size
+        ),
+    )
+    try:
+        await ensure_indexes(db)
+    except PyMongoError as error:  # MongoDB down at start: the next catch-up retries anyway
+        log.warning("indexes not ensured at start-up", error=repr(error)[:200])
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    await ctx["mongo"].close()
+    await ctx["engine"].dispose()
+
+
+async def catch_up_job(ctx: dict[str, Any]) -> int:
+    projection: Projection = ctx["projection"]
+    redis: ArqRedis = ctx["redis"]
+    pending, lock = f"projection:{projection.name}:pending", f"projection:{projection.name}:lock"
+    await redis.set(pending, 1)
+    applied = 0
+    # Marking before trying the lock closes the race with a holder that is just letting go:
+    # either the holder sees the mark, or this job finds the lock free.
+    while await redis.exists(pending):
+        guard = redis.lock(lock, timeout=LOCK_SECONDS)
+        if not await guard.acquire(blocking=False):
+            return applied
+        try:
+            while await redis.delete(pending):
+                applied += await catch_up_with_retries(
+                    projection,
+                    RUN_BUDGET_SECONDS,
+                    on_batch=partial(guard.extend, LOCK_SECONDS, replace_ttl=True),
+                )
+        finally:
+            try:
+                await guard.release()
+            except LockError:
+                log.warning("projection lock expired while held", projection=projection.name)
+    return applied
+
+
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for arq's `Worker`, from the service's settings."""
+    return {
+        "functions": [func(catch_up_job, name=CATCH_UP_JOB, keep_result=0, max_tries=3)],
+        "cron_jobs": [
+            cron(catch_up_job, name="catch_up_cron", second=set(range(0, 60, 2)), keep_result=0)
+        ],
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "queue_name": settings.projector_queue,
+        "ctx": {"settings": settings},
+        "max_jobs": 4,
+        "job_timeout": RUN_BUDGET_SECONDS + 60,
+        "keep_result": 0,
+        "handle_signals": True,
+    }
