@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, gt=0)
     db_timeout_seconds: float = Field(default=5.0, gt=0)
     redis_timeout_seconds: float = Field(default=0.5, gt=0)
+    mongo_timeout_seconds: float = Field(default=2.0, gt=0)
+    # How long the query API holds a read whose `Min-Position` the projection has not reached.
+    min_position_wait_seconds: float = Field(default=3.0, ge=0, le=30)
+    projector_batch_size: int = Field(default=500, gt=0, le=10_000)
+    projector_metrics_port: int = 9100
 
     @field_validator("write_tokens", "read_tokens", "admin_tokens", mode="before")
     @classmethod
