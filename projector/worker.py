@@ -24,7 +24,6 @@ from settings import Settings, get_settings
 from web.logging import configure_logging
 
 log = structlog.get_logger()
-LOCK_SECONDS = 30
 RUN_BUDGET_SECONDS = 240
 
 
@@ -67,13 +66,14 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 async def catch_up_job(ctx: dict[str, Any]) -> int:
     projection: Projection = ctx["projection"]
     redis: ArqRedis = ctx["redis"]
+    lock_seconds = ctx["settings"].projector_lock_seconds
     pending, lock = f"projection:{projection.name}:pending", f"projection:{projection.name}:lock"
     await redis.set(pending, 1)
     applied = 0
     # Marking before trying the lock closes the race with a holder that is just letting go:
     # either the holder sees the mark, or this job finds the lock free.
     while await redis.exists(pending):
-        guard = redis.lock(lock, timeout=LOCK_SECONDS)
+        guard = redis.lock(lock, timeout=lock_seconds)
         if not await guard.acquire(blocking=False):
             return applied
         try:
@@ -81,7 +81,7 @@ async def catch_up_job(ctx: dict[str, Any]) -> int:
                 applied += await catch_up_with_retries(
                     projection,
                     RUN_BUDGET_SECONDS,
-                    on_batch=partial(guard.extend, LOCK_SECONDS, replace_ttl=True),
+                    on_batch=partial(guard.extend, lock_seconds, replace_ttl=True),
                 )
         finally:
             try:

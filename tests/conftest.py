@@ -19,6 +19,20 @@ from settings import Settings
 from tests.support.databases import migrated_database
 from tests.support.mongo import MongoServer
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full-size",
+        action="store_true",
+        help="run the heavy scenarios at full size instead of CI size",
+    )
+
+
+@pytest.fixture(scope="session")
+def full_size(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--full-size"))
+
+
 WRITE_TOKEN = "test-write-" + uuid.uuid4().hex
 READ_TOKEN = "test-read-" + uuid.uuid4().hex
 ADMIN_TOKEN = "test-admin-" + uuid.uuid4().hex
