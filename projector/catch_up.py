@@ -28,6 +28,7 @@ from projector.storage import (
     checkpoint_of,
     load_workspace,
     read_status,
+    record_lag,
     save_workspace,
     stop_at,
 )
@@ -135,6 +136,7 @@ async def _stop_at_poison(
 async def _report_lag(projection: Projection, status: ProjectionStatus) -> None:
     async with projection.sessions() as session:
         count, oldest = await feed_lag(session, checkpoint_of(status))
+    age = 0.0 if oldest is None else max((datetime.now(UTC) - oldest).total_seconds(), 0.0)
     metrics.LAG_EVENTS.labels(projection.name).set(count)
-    age = 0.0 if oldest is None else (datetime.now(UTC) - oldest).total_seconds()
-    metrics.LAG_SECONDS.labels(projection.name).set(max(age, 0.0))
+    metrics.LAG_SECONDS.labels(projection.name).set(age)
+    await record_lag(projection.db, projection.name, count, age)

@@ -135,5 +135,11 @@ async def stop_at(
     return stopped
 
 
+async def record_lag(db: Database, name: str, events: int, seconds: float) -> None:
+    await db[STATUS].update_one(
+        {"_id": name}, {"$set": {"lag_events": events, "lag_seconds": round(seconds, 3)}}
+    )
+
+
 def checkpoint_of(status: ProjectionStatus) -> Position:
     return Position(status.checkpoint_transaction_id, status.checkpoint_position)

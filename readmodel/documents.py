@@ -111,4 +111,7 @@ class ProjectionStatus(BaseModel):
     error: ProjectionError | None = None
     events_applied: int = 0
     last_event_recorded_at: datetime | None = None
+    # As measured after the last catch-up: events after the checkpoint, and the oldest one's age.
+    lag_events: int = 0
+    lag_seconds: float = 0.0
     updated_at: datetime | None = None
