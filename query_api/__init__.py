@@ -1,0 +1,1 @@
+"""The read API: users and orders from the MongoDB read documents the projector writes."""

@@ -40,6 +40,10 @@ ORDER_INDEXES = [
 async def ensure_indexes(
     db: AsyncDatabase[dict[str, object]], names: ReadCollections = LIVE
 ) -> None:
-    """Idempotent; every service calls it at start-up."""
+    """Idempotent; every service calls it at start-up, and the projector before its first write.
+
+    Writers must wait for it: SecantusDB (the local MongoDB stand-in) can hang when a write
+    creates a collection while an index build on that collection is under way.
+    """
     await db[names.users].create_indexes(USER_INDEXES)
     await db[names.orders].create_indexes(ORDER_INDEXES)

@@ -1,0 +1,84 @@
+"""The query API's composition root: settings in, a FastAPI app out.
+
+Run with `uvicorn --factory query_api.app:create_app`.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+
+from query_api.consistency import CheckpointReader, PositionHeader
+from query_api.deps import ReadModel
+from query_api.errors import install_error_handlers
+from query_api.indexes import ensure_indexes_eventually
+from query_api.routes import operations, orders, users
+from readmodel.collections import LIVE, STATUS
+from settings import Settings, get_settings
+from web.auth import TokenRing
+from web.logging import configure_logging
+from web.middleware import BodyLimit, RequestContext
+from web.problems import install_problem_handlers
+
+
+def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
+    # Every operation is bounded (`timeoutMS` covers server selection, connecting and the
+    # answer), so a MongoDB that is down or frozen costs a request this long and a 503, not a
+    # hang. The client connects lazily: building it needs no server.
+    timeout_ms = int(settings.mongo_timeout_seconds * 1000)
+    return AsyncMongoClient(
+        settings.mongodb_url,
+        timeoutMS=timeout_ms,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=timeout_ms,
+        tz_aware=True,
+        appname="query_api",
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = mongo_client(settings)
+        db = client[settings.mongodb_db]
+        app.state.db = db
+        app.state.read_model = ReadModel(
+            users=db[LIVE.users],
+            orders=db[LIVE.orders],
+            checkpoints=CheckpointReader(db[STATUS]),
+            min_position_wait_seconds=settings.min_position_wait_seconds,
+        )
+        indexes = asyncio.create_task(ensure_indexes_eventually(db))
+        try:
+            yield
+        finally:
+            indexes.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await indexes
+            await client.close()
+
+    app = FastAPI(
+        title="Orders query API",
+        summary="Users and their orders, read from the MongoDB documents the projector keeps.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.tokens = TokenRing(
+        read=settings.read_tokens, write=settings.write_tokens, admin=settings.admin_tokens
+    )
+    install_problem_handlers(app)
+    install_error_handlers(app)
+    for router in (users.router, orders.router, operations.router):
+        app.include_router(router)
+    app.add_middleware(PositionHeader)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestContext, service="query_api")
+    return app
