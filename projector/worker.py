@@ -53,9 +53,19 @@ async def startup(ctx: dict[str, Any]) -> None:
         ),
     )
     try:
-        await ensure_indexes(db)
-    except PyMongoError as error:  # MongoDB down at start: the next catch-up retries anyway
+        await _ensure_indexes_once(ctx)
+    except PyMongoError as error:  # MongoDB down at start: the first catch-up tries again
         log.warning("indexes not ensured at start-up", error=repr(error)[:200])
+
+
+async def _ensure_indexes_once(ctx: dict[str, Any]) -> None:
+    # Before the first write, never beside it: a collection created by a write while its index
+    # build runs can hang SecantusDB, and on MongoDB reads would go unindexed meanwhile.
+    if not ctx.get("indexes_ready"):
+        projection: Projection = ctx["projection"]
+        await ensure_indexes(projection.db, projection.collections)
+        ctx["indexes_ready"] = True
+        log.info("indexes ready", database=projection.db.name)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -68,6 +78,11 @@ async def catch_up_job(ctx: dict[str, Any]) -> int:
     redis: ArqRedis = ctx["redis"]
     lock_seconds = ctx["settings"].projector_lock_seconds
     pending, lock = f"projection:{projection.name}:pending", f"projection:{projection.name}:lock"
+    try:
+        await _ensure_indexes_once(ctx)
+    except PyMongoError as error:  # still down: the cron job comes back in a moment
+        log.warning("indexes not ensured; catch-up deferred", error=repr(error)[:200])
+        return 0
     await redis.set(pending, 1)
     applied = 0
     # Marking before trying the lock closes the race with a holder that is just letting go:

@@ -4,6 +4,8 @@ read document ends equal to the fold of its stream's events."""
 import asyncio
 
 from projector.catch_up import catch_up
+from projector.storage import read_status
+from readmodel.documents import ProjectionState
 from tests.projector import workload
 from tests.projector.conftest import Stack, settle
 from tests.projector.replay import expected_documents, shown
@@ -26,6 +28,8 @@ async def test_documents_converge_to_the_events_under_concurrent_commands(
     await following
     await settle(stack.projection)
 
+    status = await read_status(stack.db, "main")
+    assert status.state is ProjectionState.RUNNING, status.error
     assert sum(shared.statuses.values()) == clients * commands_each
     assert shared.statuses.get(201, 0) > clients * commands_each // 4
     users = await stack.db.users.find().to_list()
