@@ -3,13 +3,13 @@
 Each stream's row in `streams` is advanced with a compare-and-set on its version: the
 row lock that UPDATE takes makes a second writer of the same stream wait, re-read the
 row, and find the version moved (guarantee 3). Writers of different streams never wait
-for one another.
+for one another. Commands first queue for their streams with `lock_streams`.
 """
 
 from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -53,19 +53,33 @@ async def append(session: AsyncSession, writes: Sequence[StreamWrite]) -> Append
 
 
 async def lock_streams(session: AsyncSession, stream_ids: Sequence[UUID]) -> None:
-    """Take the row locks of existing streams before loading them, in one global order.
+    """Queue for the streams a command is about to load and write, in one global order.
 
-    Commands on one stream then queue up instead of failing each other with conflicts, and
-    what the command loads is the version its append will find; the compare-and-set in
-    `append` stays as the backstop.
+    Commands on one stream then wait for each other instead of failing with conflicts, and
+    what a command loads is the version its append will find; the compare-and-set in
+    `append` stays as the backstop for writers that do not lock.
+
+    Transaction-level advisory locks, not row locks, because they do not give the
+    transaction an id: the feed orders by that id, so a writer must not draw one before it
+    has every stream lock. Otherwise a writer that drew its id early and then waited for a
+    stream would land its event before the one it waited for (see `read_feed_page`).
+    Callers take these locks before their first write in the transaction.
     """
-    conn = await session.connection()
-    await conn.execute(
-        select(streams.c.stream_id)
-        .where(streams.c.stream_id.in_(stream_ids))
-        .order_by(streams.c.stream_id)
-        .with_for_update()
-    )
+    keys = sorted({_lock_key(stream_id) for stream_id in stream_ids})
+    if keys:
+        conn = await session.connection()
+        await conn.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(k)"
+                " FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
+            ),
+            {"keys": keys},
+        )
+
+
+def _lock_key(stream_id: UUID) -> int:
+    # 64 bits of a random UUID: a collision costs two streams some waiting, nothing more.
+    return int.from_bytes(stream_id.bytes[:8], "big", signed=True)
 
 
 async def _advance_stream(conn: AsyncConnection, write: StreamWrite) -> None:

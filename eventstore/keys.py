@@ -1,9 +1,10 @@
 """Unique keys and idempotency keys, written in the same transaction as the append."""
 
+import hashlib
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,21 +50,15 @@ class StoredResponse:
 async def claim_idempotency_key(
     session: AsyncSession, key: str, request_fingerprint: str
 ) -> StoredResponse | None:
-    """Claim `key` for this request, or return the answer stored under it (guarantee 4).
+    """Queue for `key`, then return the answer stored under it, if any (guarantee 4).
 
-    Claiming first makes concurrent retries of one request queue behind the first: each
-    waits for the first one's transaction and then finds its answer. If the first rolled
-    back, the next one claims the key and runs the command itself.
+    Concurrent retries of one request wait here for the first one's transaction and then
+    find its answer; if the first rolled back, the next one runs the command itself. An
+    advisory lock rather than an early insert, because an insert would give the transaction
+    its id before the command queues for its streams (see `lock_streams`).
     """
     conn = await session.connection()
-    claimed = await conn.execute(
-        pg_insert(idempotency_keys)
-        .values(key=key, request_fingerprint=request_fingerprint)
-        .on_conflict_do_nothing(index_elements=[idempotency_keys.c.key])
-        .returning(idempotency_keys.c.key)
-    )
-    if claimed.first() is not None:
-        return None
+    await conn.execute(select(func.pg_advisory_xact_lock(_key_lock(key))))
     row = (
         await conn.execute(
             select(
@@ -73,14 +68,24 @@ async def claim_idempotency_key(
                 idempotency_keys.c.body,
             ).where(idempotency_keys.c.key == key)
         )
-    ).one()
-    return StoredResponse(*row)
+    ).first()
+    return None if row is None else StoredResponse(*row)
 
 
 async def record_response(session: AsyncSession, key: str, response: StoredResponse) -> None:
-    """Store the answer under the key this transaction claimed."""
+    """Store the answer under the key this transaction queued for."""
     await (await session.connection()).execute(
-        update(idempotency_keys)
-        .where(idempotency_keys.c.key == key)
-        .values(status_code=response.status_code, headers=response.headers, body=response.body)
+        insert(idempotency_keys).values(
+            key=key,
+            request_fingerprint=response.request_fingerprint,
+            status_code=response.status_code,
+            headers=response.headers,
+            body=response.body,
+        )
     )
+
+
+def _key_lock(key: str) -> int:
+    # Keys are client strings: hash them into the advisory lock space, apart from streams'.
+    digest = hashlib.blake2b(f"idempotency:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
