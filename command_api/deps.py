@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from command_api.preconditions import IfMatch, MalformedIfMatch
 from command_api.wakeup import ProjectorWakeup
 from eventstore import EventMetadata
 from web.auth import WriteCaller
@@ -24,15 +25,13 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(_session)]
 
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
-_ETAG = re.compile(r'(?:W/)?"?(\d{1,9})"?')
 
 
 @dataclass(frozen=True)
 class CommandContext:
-    """What every command carries besides its body: who, why, and the client's preconditions."""
+    """What every command carries besides its body: who, why, and its idempotency key."""
 
     metadata: EventMetadata
-    if_match: int | None
     idempotency_key: str | None
     request: Request
 
@@ -45,15 +44,8 @@ class CommandContext:
 def _command_context(
     request: Request,
     caller: WriteCaller,
-    if_match: Annotated[str | None, Header(max_length=100)] = None,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> CommandContext:
-    expected: int | None = None
-    if if_match is not None and if_match.strip() != "*":
-        match = _ETAG.fullmatch(if_match.strip())
-        if match is None:
-            raise Problem(400, "Bad If-Match", 'If-Match takes the ETag a response gave, like "3"')
-        expected = int(match.group(1))
     if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         raise Problem(400, "Bad Idempotency-Key", "use 1 to 200 visible ASCII characters")
     metadata = EventMetadata(
@@ -62,7 +54,35 @@ def _command_context(
         who=caller.principal,
     )
     scoped_key = None if idempotency_key is None else f"{caller.principal}:{idempotency_key}"
-    return CommandContext(metadata, expected, scoped_key, request)
+    return CommandContext(metadata, scoped_key, request)
 
 
 CommandDep = Annotated[CommandContext, Depends(_command_context)]
+
+
+def _if_match(
+    _: WriteCaller,
+    if_match: Annotated[
+        str | None,
+        Header(
+            max_length=100,
+            description="required (428 without it): the `ETag` the last response gave, "
+            'like `"3"`, or `*` for any version',
+        ),
+    ] = None,
+) -> IfMatch:
+    # Guarantee 3: a change without the version it expects would overwrite whatever is there.
+    # The caller is named above so that authentication is checked first.
+    if if_match is None:
+        raise Problem(
+            428,
+            "Precondition required",
+            'send If-Match with the ETag the last response gave, like "3" (or * for any version)',
+        )
+    try:
+        return IfMatch.parse(if_match)
+    except MalformedIfMatch as error:
+        raise Problem(400, "Bad If-Match", str(error)) from None
+
+
+IfMatchDep = Annotated[IfMatch, Depends(_if_match)]

@@ -14,7 +14,8 @@ from web.problems import Problem, problem_response
 log = structlog.get_logger()
 
 
-def _problem_for(exc: Exception) -> Problem:
+def problem_for(exc: Exception) -> Problem:
+    """The answer to a refusal (one of `REFUSALS`)."""
     match exc:
         case NotFound():
             return Problem(404, "Not found", str(exc))
@@ -37,7 +38,7 @@ def _problem_for(exc: Exception) -> Problem:
 
 
 async def _on_domain(_: Request, exc: Exception) -> JSONResponse:
-    return problem_response(_problem_for(exc))
+    return problem_response(problem_for(exc))
 
 
 async def _on_database_down(request: Request, exc: Exception) -> JSONResponse:

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from command_api.preconditions import IfMatch
 from domain import order, user
 from domain.errors import NotFound
 from domain.events import DomainEvent
@@ -33,7 +34,7 @@ State = TypeVar("State")
 
 
 class PreconditionFailed(Exception):
-    """The client's `If-Match` names a version the stream is no longer at (guarantee 3)."""
+    """The client's `If-Match` does not name the version the stream is at (guarantee 3)."""
 
     def __init__(self, current_version: int) -> None:
         super().__init__(f"the stream is at version {current_version}")
@@ -77,8 +78,8 @@ async def _load_order(session: AsyncSession, order_id: UUID) -> Loaded[order.Ord
     return _fold(await load_stream(session, order_id), order.STREAM_TYPE, order.fold)
 
 
-def _check(if_match: int | None, loaded: Loaded[State]) -> None:
-    if if_match is not None and if_match != loaded.version:
+def _check(if_match: IfMatch, loaded: Loaded[State]) -> None:
+    if not if_match.matches(loaded.version):
         raise PreconditionFailed(loaded.version)
 
 
@@ -114,7 +115,7 @@ async def change_user(
     session: AsyncSession,
     user_id: UUID,
     command: user.ChangeUser,
-    if_match: int | None,
+    if_match: IfMatch,
     metadata: EventMetadata,
 ) -> CommandResult:
     loaded = await _load_user(session, user_id)
@@ -139,7 +140,7 @@ async def change_user(
 
 
 async def delete_user(
-    session: AsyncSession, user_id: UUID, if_match: int | None, metadata: EventMetadata
+    session: AsyncSession, user_id: UUID, if_match: IfMatch, metadata: EventMetadata
 ) -> CommandResult:
     """Deletes the user and cancels their open orders in the same transaction."""
     loaded = await _load_user(session, user_id)
@@ -204,7 +205,7 @@ async def change_order(
     session: AsyncSession,
     order_id: UUID,
     command: order.ChangeOrder | order.CancelOrder,
-    if_match: int | None,
+    if_match: IfMatch,
     metadata: EventMetadata,
 ) -> CommandResult:
     loaded = await _load_order(session, order_id)

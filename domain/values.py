@@ -25,5 +25,9 @@ Money = Annotated[
 
 
 def email_key(email: str) -> str:
-    """The form under which an email is unique: case-insensitive (guarantee 5)."""
-    return email.casefold()
+    """The form under which an email is unique: case-insensitive (guarantee 5).
+
+    `lower()`, not `casefold()`: case folding also maps letters that are not case variants
+    onto each other ("ß" onto "ss"), so two different mailboxes would collide.
+    """
+    return email.lower()

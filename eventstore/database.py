@@ -16,6 +16,9 @@ def create_engine(settings: Settings, application_name: str) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_timeout=settings.db_timeout_seconds,
+        # Pooled connections do not survive a PostgreSQL restart: test each one on checkout,
+        # so the first request after a restart reconnects instead of failing (guarantee 6).
+        pool_pre_ping=True,
         connect_args={
             "timeout": settings.db_timeout_seconds,
             "command_timeout": settings.db_timeout_seconds * 2,

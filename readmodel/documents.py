@@ -50,7 +50,7 @@ class UserDocument(_Document):
     id: str = Field(alias="_id")
     name: str
     email: str
-    # The casefolded email, which the `email` filter matches (emails are unique case-insensitively).
+    # The lowercased email, which the `email` filter matches (emails are unique case-insensitively).
     email_key: str
     version: int
     deleted: bool = False

@@ -107,6 +107,15 @@ def unique_email(tag: str = "user") -> str:
     return f"{tag}-{uuid.uuid4().hex[:10]}@example.com"
 
 
+def if_match(version: int) -> dict[str, str]:
+    """The `If-Match` header that every change of an existing stream must send (guarantee 3)."""
+    return {"If-Match": f'"{version}"'}
+
+
+# For writes that mean to win whatever the version, like a workload racing on shared streams.
+ANY_VERSION = {"If-Match": "*"}
+
+
 @pytest.fixture(scope="session")
 def mongo_server() -> Iterator[MongoServer]:
     server = MongoServer()

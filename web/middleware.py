@@ -13,6 +13,8 @@ from web.problems import Problem, problem_response
 
 CORRELATION_HEADER = "x-correlation-id"
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,100}")
+# ASCII digits only: `str.isdigit()` also accepts "²", which `int()` then refuses.
+_DIGITS = re.compile(r"[0-9]+")
 log = structlog.get_logger()
 
 
@@ -65,7 +67,10 @@ class RequestContext:
 
 
 class BodyLimit:
-    """Refuses bodies over `limit` bytes with 413, by Content-Length or by counting chunks."""
+    """Refuses bodies over `limit` bytes with 413, by Content-Length or by counting chunks.
+
+    A Content-Length that is not a number is the client's syntax error (400), not a size.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -76,8 +81,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = _header(scope, b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            problem = Problem(413, "Request body too large", _too_large(self.limit))
+        problem = None if declared is None else self._check_declared(declared)
+        if problem is not None:
             await problem_response(problem)(scope, receive, send)
             return
         seen = 0
@@ -94,6 +99,16 @@ class BodyLimit:
             return message
 
         await self.app(scope, counting_receive, send)
+
+    def _check_declared(self, declared: str) -> Problem | None:
+        digits = declared.strip()
+        if not _DIGITS.fullmatch(digits):
+            return Problem(400, "Bad Content-Length", "Content-Length must be a number of bytes")
+        # Lengths first: `int()` refuses strings of thousands of digits.
+        significant = digits.lstrip("0")
+        if len(significant) > len(str(self.limit)) or int(significant or "0") > self.limit:
+            return Problem(413, "Request body too large", _too_large(self.limit))
+        return None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

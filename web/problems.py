@@ -55,10 +55,15 @@ class Problem(Exception):
 
 
 def problem_response(problem: Problem) -> JSONResponse:
+    return render_problem(problem.body, problem.headers)
+
+
+def render_problem(body: ProblemDetail, headers: Mapping[str, str]) -> JSONResponse:
+    """The one rendering of a problem, so a stored one replays byte for byte."""
     return JSONResponse(
-        problem.body.model_dump(exclude_none=True),
-        status_code=problem.body.status,
-        headers=problem.headers,
+        body.model_dump(exclude_none=True),
+        status_code=body.status,
+        headers=dict(headers),
         media_type=PROBLEM_JSON,
     )
 
@@ -101,5 +106,5 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ProblemDetail, "content": {PROBLEM_JSON: {}}}
-    for status in (400, 401, 403, 404, 409, 410, 412, 413, 422, 503)
+    for status in (400, 401, 403, 404, 409, 410, 412, 413, 422, 428, 503)
 }

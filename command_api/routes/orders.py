@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from command_api import handlers
-from command_api.deps import CommandDep, SessionDep
+from command_api.deps import CommandDep, IfMatchDep, SessionDep
 from command_api.execution import run_command
 from command_api.schemas import Accepted, OrderBody, OrderPatch
 from domain import order
@@ -33,28 +33,39 @@ async def place_order(
 
 @router.put("/orders/{order_id}", response_model=Accepted)
 async def replace_order(
-    order_id: UUID, body: OrderBody, session: SessionDep, context: CommandDep
+    order_id: UUID,
+    body: OrderBody,
+    session: SessionDep,
+    context: CommandDep,
+    if_match: IfMatchDep,
 ) -> JSONResponse:
     command = order.ChangeOrder(
         product=body.product, quantity=body.quantity, unit_price=body.unit_price
     )
-    return await _change(order_id, command, "change_order", session, context)
+    return await _change(order_id, command, "change_order", session, context, if_match)
 
 
 @router.patch("/orders/{order_id}", response_model=Accepted)
 async def update_order(
-    order_id: UUID, body: OrderPatch, session: SessionDep, context: CommandDep
+    order_id: UUID,
+    body: OrderPatch,
+    session: SessionDep,
+    context: CommandDep,
+    if_match: IfMatchDep,
 ) -> JSONResponse:
     command = order.ChangeOrder(
         product=body.product, quantity=body.quantity, unit_price=body.unit_price
     )
-    return await _change(order_id, command, "change_order", session, context)
+    return await _change(order_id, command, "change_order", session, context, if_match)
 
 
 @router.delete("/orders/{order_id}", response_model=Accepted)
-async def cancel_order(order_id: UUID, session: SessionDep, context: CommandDep) -> JSONResponse:
+async def cancel_order(
+    order_id: UUID, session: SessionDep, context: CommandDep, if_match: IfMatchDep
+) -> JSONResponse:
     """Cancel an open order; a cancelled order answers 410 to further commands."""
-    return await _change(order_id, order.CancelOrder(), "cancel_order", session, context)
+    command = order.CancelOrder()
+    return await _change(order_id, command, "cancel_order", session, context, if_match)
 
 
 async def _change(
@@ -63,10 +74,11 @@ async def _change(
     name: str,
     session: SessionDep,
     context: CommandDep,
+    if_match: IfMatchDep,
 ) -> JSONResponse:
     return await run_command(
         session,
         context,
         name,
-        lambda s: handlers.change_order(s, order_id, command, context.if_match, context.metadata),
+        lambda s: handlers.change_order(s, order_id, command, if_match, context.metadata),
     )

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from command_api import handlers
-from command_api.deps import CommandDep, SessionDep
+from command_api.deps import CommandDep, IfMatchDep, SessionDep
 from command_api.execution import run_command
 from command_api.schemas import Accepted, UserBody, UserPatch
 from domain import user
@@ -29,39 +29,43 @@ async def register_user(body: UserBody, session: SessionDep, context: CommandDep
 
 @router.put("/users/{user_id}", response_model=Accepted)
 async def replace_user(
-    user_id: UUID, body: UserBody, session: SessionDep, context: CommandDep
+    user_id: UUID, body: UserBody, session: SessionDep, context: CommandDep, if_match: IfMatchDep
 ) -> JSONResponse:
-    return await _change(
-        user_id, user.ChangeUser(name=body.name, email=body.email), session, context
-    )
+    command = user.ChangeUser(name=body.name, email=body.email)
+    return await _change(user_id, command, session, context, if_match)
 
 
 @router.patch("/users/{user_id}", response_model=Accepted)
 async def update_user(
-    user_id: UUID, body: UserPatch, session: SessionDep, context: CommandDep
+    user_id: UUID, body: UserPatch, session: SessionDep, context: CommandDep, if_match: IfMatchDep
 ) -> JSONResponse:
-    return await _change(
-        user_id, user.ChangeUser(name=body.name, email=body.email), session, context
-    )
+    command = user.ChangeUser(name=body.name, email=body.email)
+    return await _change(user_id, command, session, context, if_match)
 
 
 async def _change(
-    user_id: UUID, command: user.ChangeUser, session: SessionDep, context: CommandDep
+    user_id: UUID,
+    command: user.ChangeUser,
+    session: SessionDep,
+    context: CommandDep,
+    if_match: IfMatchDep,
 ) -> JSONResponse:
     return await run_command(
         session,
         context,
         "change_user",
-        lambda s: handlers.change_user(s, user_id, command, context.if_match, context.metadata),
+        lambda s: handlers.change_user(s, user_id, command, if_match, context.metadata),
     )
 
 
 @router.delete("/users/{user_id}", response_model=Accepted)
-async def delete_user(user_id: UUID, session: SessionDep, context: CommandDep) -> JSONResponse:
+async def delete_user(
+    user_id: UUID, session: SessionDep, context: CommandDep, if_match: IfMatchDep
+) -> JSONResponse:
     """Delete the user, cancelling their open orders in the same transaction."""
     return await run_command(
         session,
         context,
         "delete_user",
-        lambda s: handlers.delete_user(s, user_id, context.if_match, context.metadata),
+        lambda s: handlers.delete_user(s, user_id, if_match, context.metadata),
     )

@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import (
     ADMIN_TOKEN,
+    ANY_VERSION,
     READ_TOKEN,
     WRITE_TOKEN,
     client_for,
     count_events,
+    if_match,
     unique_email,
 )
 
@@ -61,7 +63,14 @@ class Route:
         self, client: httpx.AsyncClient, targets: Targets, headers: dict[str, str] | None = None
     ) -> httpx.Response:
         json_body = None if self.body is None else self.body()
-        return await client.request(self.method, self.url(targets), json=json_body, headers=headers)
+        # `*` on changes, so that nothing but the token stands between a request and success.
+        preconditions = ANY_VERSION if self.method in {"PUT", "PATCH", "DELETE"} else {}
+        return await client.request(
+            self.method,
+            self.url(targets),
+            json=json_body,
+            headers={**preconditions, **(headers or {})},
+        )
 
 
 WRITE_ROUTES = [
@@ -182,19 +191,22 @@ async def test_an_admin_token_can_write_and_read(command_app: FastAPI, sessions:
         user = await admin.post("/users", json={"name": "Root", "email": unique_email("admin")})
         assert user.status_code == 201, user.text
         user_id = user.json()["id"]
-        changed = await admin.patch(f"/users/{user_id}", json={"name": "Root Two"})
+        changed = await admin.patch(
+            f"/users/{user_id}", json={"name": "Root Two"}, headers=if_match(1)
+        )
         assert changed.status_code == 200, changed.text
         order = await admin.post(f"/users/{user_id}/orders", json=_order())
         assert order.status_code == 201, order.text
         order_id = order.json()["id"]
-        for method, path, body in [
-            ("PUT", f"/orders/{order_id}", {**_order(), "quantity": 3}),
-            ("PATCH", f"/orders/{order_id}", {"quantity": 4}),
-            ("DELETE", f"/orders/{order_id}", None),
-            ("PUT", f"/users/{user_id}", {"name": "Root", "email": unique_email("admin")}),
-            ("DELETE", f"/users/{user_id}", None),
+        # The user is at version 3 (registered, renamed, order placed), the order at 1.
+        for method, path, body, version in [
+            ("PUT", f"/orders/{order_id}", {**_order(), "quantity": 3}, 1),
+            ("PATCH", f"/orders/{order_id}", {"quantity": 4}, 2),
+            ("DELETE", f"/orders/{order_id}", None, 3),
+            ("PUT", f"/users/{user_id}", {"name": "Root", "email": unique_email("admin")}, 3),
+            ("DELETE", f"/users/{user_id}", None, 5),
         ]:
-            response = await admin.request(method, path, json=body)
+            response = await admin.request(method, path, json=body, headers=if_match(version))
             assert response.status_code == 200, (method, path, response.text)
         history = await admin.get(f"/users/{user_id}/events")
         order_history = await admin.get(f"/orders/{order_id}/events")

@@ -12,7 +12,15 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import ADMIN_TOKEN, WRITE_TOKEN, client_for, count_events, unique_email
+from tests.conftest import (
+    ADMIN_TOKEN,
+    ANY_VERSION,
+    WRITE_TOKEN,
+    client_for,
+    count_events,
+    if_match,
+    unique_email,
+)
 
 Sessions = async_sessionmaker[AsyncSession]
 PROBLEM_JSON = "application/problem+json"
@@ -162,6 +170,28 @@ STALE_WRITES = [
 ]
 
 
+async def a_stream_at_version_2(writer: httpx.AsyncClient, kind: str) -> str:
+    """A user or an order, changed once since it was created."""
+    user_id = await register(writer)
+    if kind == "users":
+        moved = await writer.patch(
+            f"/users/{user_id}", json={"name": "Moved on"}, headers=if_match(1)
+        )
+        assert_accepted(moved, 200, user_id, 2)
+        return user_id
+    order_id = await place_order(writer, user_id)
+    moved = await writer.patch(f"/orders/{order_id}", json={"quantity": 5}, headers=if_match(1))
+    assert_accepted(moved, 200, order_id, 2)
+    return order_id
+
+
+def fresh(body: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`body` with "NEW" replaced by an address no one holds."""
+    if body is None:
+        return None
+    return {k: unique_email() if v == "NEW" else v for k, v in body.items()}
+
+
 @pytest.mark.parametrize(("kind", "method", "body"), STALE_WRITES)
 async def test_a_stale_if_match_is_412_with_the_current_etag_and_appends_nothing(
     kind: str,
@@ -170,16 +200,8 @@ async def test_a_stale_if_match_is_412_with_the_current_etag_and_appends_nothing
     writer: httpx.AsyncClient,
     sessions: Sessions,
 ) -> None:
-    user_id = await register(writer)
-    if kind == "users":
-        stream_id = user_id
-        moved = await writer.patch(f"/users/{user_id}", json={"name": "Moved on"})
-    else:
-        stream_id = await place_order(writer, user_id)
-        moved = await writer.patch(f"/orders/{stream_id}", json={"quantity": 5})
-    assert_accepted(moved, 200, stream_id, 2)
-    if body is not None:
-        body = {k: unique_email() if v == "NEW" else v for k, v in body.items()}
+    stream_id = await a_stream_at_version_2(writer, kind)
+    body = fresh(body)
     before = await count_events(sessions)
 
     stale = await writer.request(
@@ -195,6 +217,60 @@ async def test_a_stale_if_match_is_412_with_the_current_etag_and_appends_nothing
     )
     assert current.status_code == 200, current.text
     assert await count_events(sessions) > before
+
+
+@pytest.mark.parametrize(("kind", "method", "body"), STALE_WRITES)
+async def test_a_change_without_if_match_is_428_and_appends_nothing(
+    kind: str,
+    method: str,
+    body: dict[str, Any] | None,
+    writer: httpx.AsyncClient,
+    reader: httpx.AsyncClient,
+    sessions: Sessions,
+) -> None:
+    """Guarantee 3: without the version it expects, a write would overwrite whatever is there."""
+    stream_id = await a_stream_at_version_2(writer, kind)
+    before = await count_events(sessions)
+    response = await writer.request(method, f"/{kind}/{stream_id}", json=fresh(body))
+    problem = assert_problem(response, 428)
+    assert "If-Match" in problem["detail"]
+    assert await count_events(sessions) == before
+    assert [e["version"] for e in await history(reader, kind, stream_id)] == [1, 2]
+
+
+IF_MATCH_FORMS = [
+    pytest.param('"2"', 200, id="the current tag"),
+    pytest.param("*", 200, id="any version"),
+    pytest.param('"1", "2"', 200, id="a list holding the current tag"),
+    pytest.param(' "7" ,, "2" , ', 200, id="a list with empty elements and spaces"),
+    pytest.param('"1", W/"2"', 412, id="the current version only as a weak tag"),
+    pytest.param('W/"2"', 412, id="a weak tag never matches"),
+    pytest.param('"02"', 412, id="the version in another spelling"),
+    pytest.param('"abc"', 412, id="a tag that is no version"),
+    pytest.param('"-1"', 412, id="a negative version"),
+    pytest.param('"2,3"', 412, id="a tag holding a comma"),
+    pytest.param('"1", "3"', 412, id="a list without the current tag"),
+]
+
+
+@pytest.mark.parametrize(("header", "status"), IF_MATCH_FORMS)
+async def test_if_match_is_star_or_a_list_of_strong_entity_tags(
+    header: str, status: int, writer: httpx.AsyncClient, sessions: Sessions
+) -> None:
+    """RFC 9110: any listed tag that strongly equals the ETag matches; any well-formed
+    header that does not match is 412 with the current ETag, never a 400."""
+    user_id = await a_stream_at_version_2(writer, "users")
+    before = await count_events(sessions)
+    response = await writer.patch(
+        f"/users/{user_id}", json={"name": "Conditional"}, headers={"If-Match": header}
+    )
+    if status == 200:
+        assert_accepted(response, 200, user_id, 3)
+        assert await count_events(sessions) == before + 1
+    else:
+        assert_problem(response, 412)
+        assert response.headers["etag"] == '"2"'
+        assert await count_events(sessions) == before
 
 
 UNCHANGED = [
@@ -246,18 +322,34 @@ async def test_email_uniqueness_ignores_case(writer: httpx.AsyncClient, sessions
     before = await count_events(sessions)
     for variant in (email, shouted(email), email.capitalize()):
         assert_problem(await writer.post("/users", json={"name": "B", "email": variant}), 409)
-        assert_problem(await writer.patch(f"/users/{other}", json={"email": variant}), 409)
-        assert_problem(
-            await writer.put(f"/users/{other}", json={"name": "Renamed", "email": variant}), 409
+        patched = await writer.patch(
+            f"/users/{other}", json={"email": variant}, headers=if_match(1)
         )
+        assert_problem(patched, 409)
+        put = await writer.put(
+            f"/users/{other}", json={"name": "Renamed", "email": variant}, headers=if_match(1)
+        )
+        assert_problem(put, 409)
     assert await count_events(sessions) == before
+
+
+async def test_addresses_equal_only_under_case_folding_are_different_emails(
+    writer: httpx.AsyncClient,
+) -> None:
+    tag = uuid.uuid4().hex[:10]
+    await register(writer, f"straße-{tag}@example.com")
+    other = await writer.post("/users", json={"name": "B", "email": f"strasse-{tag}@example.com"})
+    assert other.status_code == 201, other.text
+    # ...while upper and lower case of the same letters still name one address.
+    same = await writer.post("/users", json={"name": "C", "email": f"STRAẞE-{tag}@example.com"})
+    assert_problem(same, 409)
 
 
 async def test_deleting_a_user_frees_their_email(writer: httpx.AsyncClient) -> None:
     email = unique_email("freed")
     user_id = await register(writer, email)
     assert_problem(await writer.post("/users", json={"name": "B", "email": email}), 409)
-    deleted = await writer.delete(f"/users/{user_id}")
+    deleted = await writer.delete(f"/users/{user_id}", headers=if_match(1))
     assert deleted.status_code == 200, deleted.text
     again = await writer.post("/users", json={"name": "B", "email": shouted(email)})
     assert again.status_code == 201, again.text
@@ -271,7 +363,7 @@ async def test_changing_a_users_email_frees_the_old_address(
     old, new = unique_email("old"), unique_email("new")
     user_id = await register(writer, old)
     body = {"name": "Ada", "email": new} if method == "PUT" else {"email": new}
-    changed = await writer.request(method, f"/users/{user_id}", json=body)
+    changed = await writer.request(method, f"/users/{user_id}", json=body, headers=if_match(1))
     assert changed.status_code == 200, changed.text
     assert_problem(await writer.post("/users", json={"name": "B", "email": new}), 409)
     takes_old = await writer.post("/users", json={"name": "C", "email": old})
@@ -283,7 +375,9 @@ async def test_changing_only_the_case_of_ones_own_email_is_allowed(
 ) -> None:
     email = unique_email("own")
     user_id = await register(writer, email)
-    response = await writer.patch(f"/users/{user_id}", json={"email": email.capitalize()})
+    response = await writer.patch(
+        f"/users/{user_id}", json={"email": email.capitalize()}, headers=if_match(1)
+    )
     assert response.status_code == 200, response.text
     # ...and the address is still held: by this user, not freed.
     assert_problem(await writer.post("/users", json={"name": "B", "email": email}), 409)
@@ -309,10 +403,13 @@ async def test_commands_on_a_deleted_user_answer_410(
     sessions: Sessions,
 ) -> None:
     user_id = await register(writer)
-    deleted = await writer.delete(f"/users/{user_id}")
+    deleted = await writer.delete(f"/users/{user_id}", headers=if_match(1))
     assert_accepted(deleted, 200, user_id, 2)
     before = await count_events(sessions)
-    response = await writer.request(method, f"/users/{user_id}{suffix}", json=body)
+    # The current ETag, so that only the deletion can refuse it (POST ignores If-Match).
+    response = await writer.request(
+        method, f"/users/{user_id}{suffix}", json=body, headers=if_match(2)
+    )
     assert_problem(response, 410)
     assert await count_events(sessions) == before
 
@@ -326,7 +423,10 @@ async def test_commands_on_an_unknown_user_answer_404(
     sessions: Sessions,
 ) -> None:
     before = await count_events(sessions)
-    response = await writer.request(method, f"/users/{uuid.uuid4()}{suffix}", json=body)
+    # Even `*` ("any version") does not conjure up a stream that is not there.
+    response = await writer.request(
+        method, f"/users/{uuid.uuid4()}{suffix}", json=body, headers=ANY_VERSION
+    )
     assert_problem(response, 404)
     assert await count_events(sessions) == before
 
@@ -343,7 +443,9 @@ async def test_commands_on_an_unknown_order_answer_404(
     method: str, body: dict[str, Any] | None, writer: httpx.AsyncClient, sessions: Sessions
 ) -> None:
     before = await count_events(sessions)
-    response = await writer.request(method, f"/orders/{uuid.uuid4()}", json=body)
+    response = await writer.request(
+        method, f"/orders/{uuid.uuid4()}", json=body, headers=ANY_VERSION
+    )
     assert_problem(response, 404)
     assert await count_events(sessions) == before
 
@@ -397,7 +499,7 @@ async def test_placing_an_order_for_a_deleted_user_is_410(
     writer: httpx.AsyncClient, sessions: Sessions
 ) -> None:
     user_id = await register(writer)
-    assert (await writer.delete(f"/users/{user_id}")).status_code == 200
+    assert (await writer.delete(f"/users/{user_id}", headers=if_match(1))).status_code == 200
     before = await count_events(sessions)
     assert_problem(await writer.post(f"/users/{user_id}/orders", json=ORDER), 410)
     assert await count_events(sessions) == before
@@ -409,13 +511,15 @@ async def test_deleting_a_user_cancels_their_open_orders_in_the_same_transaction
     user_id = await register(writer)
     open_orders = [await place_order(writer, user_id), await place_order(writer, user_id)]
     already_cancelled = await place_order(writer, user_id)
-    assert (await writer.delete(f"/orders/{already_cancelled}")).status_code == 200
+    cancelled_early = await writer.delete(f"/orders/{already_cancelled}", headers=if_match(1))
+    assert cancelled_early.status_code == 200
     other_user = await register(writer)
     others_order = await place_order(writer, other_user)
     before = await count_events(sessions)
 
+    # Version 4: registered, then three orders placed.
     response = await writer.delete(
-        f"/users/{user_id}", headers={"X-Correlation-ID": "delete-cascade"}
+        f"/users/{user_id}", headers={"X-Correlation-ID": "delete-cascade", **if_match(4)}
     )
     token = assert_accepted(response, 200, user_id, 5)
 
@@ -444,7 +548,10 @@ async def test_deleting_a_user_cancels_their_open_orders_in_the_same_transaction
         ("OrderCancelled", "cancelled_by_client"),
     ]
     assert [e["type"] for e in await history(reader, "orders", others_order)] == ["OrderPlaced"]
-    assert_problem(await writer.patch(f"/orders/{open_orders[0]}", json={"quantity": 9}), 410)
+    late = await writer.patch(
+        f"/orders/{open_orders[0]}", json={"quantity": 9}, headers=if_match(2)
+    )
+    assert_problem(late, 410)
 
 
 @pytest.mark.parametrize(
@@ -459,10 +566,11 @@ async def test_a_cancelled_order_answers_410(
     method: str, body: dict[str, Any] | None, writer: httpx.AsyncClient, sessions: Sessions
 ) -> None:
     order_id = await place_order(writer, await register(writer))
-    cancelled = await writer.delete(f"/orders/{order_id}")
+    cancelled = await writer.delete(f"/orders/{order_id}", headers=if_match(1))
     assert_accepted(cancelled, 200, order_id, 2)
     before = await count_events(sessions)
-    assert_problem(await writer.request(method, f"/orders/{order_id}", json=body), 410)
+    response = await writer.request(method, f"/orders/{order_id}", json=body, headers=if_match(2))
+    assert_problem(response, 410)
     assert await count_events(sessions) == before
 
 
@@ -473,12 +581,20 @@ async def test_histories_list_events_oldest_first_with_versions_1_to_n(
     writer: httpx.AsyncClient, reader: httpx.AsyncClient
 ) -> None:
     user_id = await register(writer, name="First")
-    await writer.patch(f"/users/{user_id}", json={"name": "Second"})
-    await writer.patch(f"/users/{user_id}", json={"email": unique_email()})
+    for response in [
+        await writer.patch(f"/users/{user_id}", json={"name": "Second"}, headers=if_match(1)),
+        await writer.patch(
+            f"/users/{user_id}", json={"email": unique_email()}, headers=if_match(2)
+        ),
+    ]:
+        assert response.status_code == 200, response.text
     order_id = await place_order(writer, user_id)
-    await writer.patch(f"/orders/{order_id}", json={"quantity": 7})
-    await writer.delete(f"/orders/{order_id}")
-    await writer.patch(f"/users/{user_id}", json={"name": "Third"})
+    for response in [
+        await writer.patch(f"/orders/{order_id}", json={"quantity": 7}, headers=if_match(1)),
+        await writer.delete(f"/orders/{order_id}", headers=if_match(2)),
+        await writer.patch(f"/users/{user_id}", json={"name": "Third"}, headers=if_match(4)),
+    ]:
+        assert response.status_code == 200, response.text
 
     user_events = await history(reader, "users", user_id)
     assert [e["type"] for e in user_events] == [
@@ -519,10 +635,13 @@ async def test_the_feed_pages_with_next_and_gives_every_event_of_a_new_user_once
 ) -> None:
     start = await _feed_end(reader)
     user_id = await register(writer)
-    for name in ("B", "C", "D"):
-        await writer.patch(f"/users/{user_id}", json={"name": name})
+    for version, name in enumerate(("B", "C", "D"), start=1):
+        renamed = await writer.patch(
+            f"/users/{user_id}", json={"name": name}, headers=if_match(version)
+        )
+        assert renamed.status_code == 200, renamed.text
     order_id = await place_order(writer, user_id)
-    await writer.delete(f"/users/{user_id}")
+    assert (await writer.delete(f"/users/{user_id}", headers=if_match(5))).status_code == 200
     expected = {e["event_id"] for e in await history(reader, "users", user_id)}
     expected |= {e["event_id"] for e in await history(reader, "orders", order_id)}
     assert len(expected) == 8
@@ -622,9 +741,13 @@ async def test_who_names_the_caller_without_holding_the_token(
     command_app: FastAPI, writer: httpx.AsyncClient, reader: httpx.AsyncClient
 ) -> None:
     user_id = await register(writer)
-    await writer.patch(f"/users/{user_id}", json={"name": "Again"})
+    again = await writer.patch(f"/users/{user_id}", json={"name": "Again"}, headers=if_match(1))
+    assert again.status_code == 200, again.text
     async with client_for(command_app, ADMIN_TOKEN) as admin:
-        assert (await admin.patch(f"/users/{user_id}", json={"name": "Admin"})).status_code == 200
+        renamed = await admin.patch(
+            f"/users/{user_id}", json={"name": "Admin"}, headers=if_match(2)
+        )
+        assert renamed.status_code == 200, renamed.text
     events = await history(reader, "users", user_id)
     whos = [e["metadata"]["who"] for e in events]
     assert all(isinstance(w, str) and w for w in whos)

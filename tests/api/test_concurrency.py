@@ -6,7 +6,7 @@ from collections import Counter
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import count_events, unique_email
+from tests.conftest import ANY_VERSION, count_events, if_match, unique_email
 
 N = 24
 
@@ -80,7 +80,7 @@ async def test_of_n_concurrent_sign_ups_with_one_email_exactly_one_succeeds(
 async def test_a_freed_email_goes_to_exactly_one_of_the_racers(writer: httpx.AsyncClient) -> None:
     email = unique_email("freed")
     user_id = await register(writer, email)
-    assert (await writer.delete(f"/users/{user_id}")).status_code == 200
+    assert (await writer.delete(f"/users/{user_id}", headers=if_match(1))).status_code == 200
     responses = await asyncio.gather(
         *(writer.post("/users", json={"name": "Next", "email": email}) for _ in range(N))
     )
@@ -130,7 +130,9 @@ async def test_no_order_survives_a_concurrent_delete_of_its_user(
     for _ in range(5):
         user_id = await register(writer)
         placing = [writer.post(f"/users/{user_id}/orders", json=order) for _ in range(8)]
-        results = await asyncio.gather(writer.delete(f"/users/{user_id}"), *placing)
+        # `*`: the delete must win whichever placements committed before it.
+        deleting = writer.delete(f"/users/{user_id}", headers=ANY_VERSION)
+        results = await asyncio.gather(deleting, *placing)
         deleted, placed = results[0], results[1:]
         assert deleted.status_code == 200
         assert {r.status_code for r in placed} <= {201, 410}

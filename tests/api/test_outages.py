@@ -1,8 +1,10 @@
 """Store faults: PostgreSQL down means a clear 503 and recovery; Redis down means nothing fails."""
 
+import json
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -11,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from command_api.app import create_app
 from settings import Settings
-from tests.conftest import client_for, unique_email
+from tests.conftest import client_for, if_match, unique_email
 from tests.support.tcp_proxy import TcpProxy
 
 WRITE = "outage-write-token"
@@ -36,19 +38,23 @@ def wakeup_failures() -> float:
     return REGISTRY.get_sample_value("projector_wakeup_failures_total") or 0.0
 
 
+def proxied_settings(settings: Settings, proxy: TcpProxy) -> Settings:
+    proxied = make_url(settings.database_url).set(host="127.0.0.1", port=proxy.port)
+    return settings.model_copy(
+        update={
+            "database_url": proxied.render_as_string(hide_password=False),
+            "write_tokens": frozenset({WRITE}),
+            "db_timeout_seconds": 1.0,
+        }
+    )
+
+
 async def test_postgres_outage_answers_503_and_the_service_recovers_by_itself(
     settings: Settings, postgres_proxy: TcpProxy
 ) -> None:
-    proxied = make_url(settings.database_url).set(host="127.0.0.1", port=postgres_proxy.port)
-    app = create_app(
-        settings.model_copy(
-            update={
-                "database_url": proxied.render_as_string(hide_password=False),
-                "write_tokens": frozenset({WRITE}),
-                "db_timeout_seconds": 1.0,
-            }
-        )
-    )
+    app = create_app(proxied_settings(settings, postgres_proxy))
+    retried = {"name": "Retried", "email": unique_email()}
+    key = {"Idempotency-Key": f"outage-{uuid.uuid4().hex}"}
     async with app.router.lifespan_context(app), client_for(app, WRITE) as client:
         before = await client.post("/users", json={"name": "Before", "email": unique_email()})
         assert before.status_code == 201
@@ -60,22 +66,48 @@ async def test_postgres_outage_answers_503_and_the_service_recovers_by_itself(
             assert during.headers["content-type"] == "application/problem+json"
             assert during.headers["retry-after"] == "1"
             assert during.json()["status"] == 503
-        change = await client.patch(f"/users/{before.json()['id']}", json={"name": "Nope"})
+        change = await client.patch(
+            f"/users/{before.json()['id']}", json={"name": "Nope"}, headers=if_match(1)
+        )
         assert change.status_code == 503
+        # A fault is not an answer to remember: the key stays free for the retry below.
+        assert (await client.post("/users", json=retried, headers=key)).status_code == 503
         assert (await client.get("/ready")).status_code == 503
 
         await postgres_proxy.restore()
         after = await client.post("/users", json={"name": "After", "email": unique_email()})
         assert after.status_code == 201, after.text
         assert (await client.get("/ready")).status_code == 200
+        retry = await client.post("/users", json=retried, headers=key)
+        assert retry.status_code == 201, retry.text
+        assert "idempotent-replayed" not in retry.headers
         history = await client.get(
             f"/users/{before.json()['id']}/events", headers={"Authorization": f"Bearer {WRITE}"}
         )
         assert [e["data"]["name"] for e in history.json()["events"]] == ["Before"]
 
 
-async def test_redis_down_never_fails_a_command_and_the_lost_wakeup_is_counted(
-    settings: Settings,
+async def test_the_first_command_after_a_postgres_restart_succeeds(
+    settings: Settings, postgres_proxy: TcpProxy
+) -> None:
+    """The pool holds connections that a restart has killed; none of them may reach a client."""
+    app = create_app(proxied_settings(settings, postgres_proxy))
+    async with app.router.lifespan_context(app), client_for(app, WRITE) as client:
+        before = await client.post("/users", json={"name": "Before", "email": unique_email()})
+        assert before.status_code == 201, before.text
+        # A restart while the API is idle: every pooled connection dies, the server comes back.
+        await postgres_proxy.cut()
+        await postgres_proxy.restore()
+        after = await client.post("/users", json={"name": "After", "email": unique_email()})
+        assert after.status_code == 201, after.text
+
+
+def json_lines(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+async def test_redis_down_never_fails_a_command_and_the_lost_wakeup_is_counted_and_logged(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = create_app(
         settings.model_copy(
@@ -87,14 +119,31 @@ async def test_redis_down_never_fails_a_command_and_the_lost_wakeup_is_counted(
     )
     async with app.router.lifespan_context(app), client_for(app, WRITE) as client:
         failures = wakeup_failures()
-        created = await client.post("/users", json={"name": "Ada", "email": unique_email()})
+        capsys.readouterr()
+        created = await client.post(
+            "/users",
+            json={"name": "Ada", "email": unique_email()},
+            headers={"X-Correlation-ID": "lost-wakeup-1"},
+        )
         assert created.status_code == 201
         ordered = await client.post(
             f"/users/{created.json()['id']}/orders",
             json={"product": "Tea", "quantity": 1, "unit_price": "2.00"},
+            headers={"X-Correlation-ID": "lost-wakeup-2"},
         )
         assert ordered.status_code == 201
         assert wakeup_failures() == failures + 2
+        lost = [
+            line
+            for line in json_lines(capsys.readouterr().out)
+            if line["event"] == "projector wake-up not sent"
+        ]
+        # One warning per lost wake-up, each tied to the request that committed.
+        assert [(line["level"], line["correlation_id"]) for line in lost] == [
+            ("warning", "lost-wakeup-1"),
+            ("warning", "lost-wakeup-2"),
+        ]
+        assert all(line["error"] for line in lost)
         ready = await client.get("/ready")
         assert ready.status_code == 200
         assert ready.json() == {"postgres": "ok", "redis": "unavailable"}

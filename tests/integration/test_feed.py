@@ -2,6 +2,7 @@
 
 import asyncio
 import random
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
@@ -31,6 +32,10 @@ META = EventMetadata(correlation_id="feed-test", who="tests")
 WRITERS = 16
 TRANSACTIONS_PER_WRITER = 60
 STREAMS_PER_WRITER = 4
+# The feed's cutoff, `pg_snapshot_xmin`, is server-wide: a transaction open anywhere on the
+# server, in another database too, holds back what the feed shows until it ends. So a test
+# that expects events polls for them, for at most this long, instead of reading once.
+PATIENCE_SECONDS = 15
 
 
 class Rollback(Exception):
@@ -55,6 +60,17 @@ async def feed_engine(own_database: str) -> AsyncIterator[AsyncEngine]:
 
 def one_event(kind: str) -> NewEvent:
     return NewEvent(kind, 1, {}, META)
+
+
+async def poll_feed(sessions: Sessions, expected: int) -> list[RecordedEvent]:
+    """The whole feed, once it holds `expected` events or the patience runs out."""
+    deadline = time.monotonic() + PATIENCE_SECONDS
+    while True:
+        async with sessions() as session:
+            feed = await read_feed_page(session, START, 100)
+        if len(feed) >= expected or time.monotonic() > deadline:
+            return feed
+        await asyncio.sleep(0.05)
 
 
 async def test_feed_waits_for_a_transaction_that_drew_an_earlier_position(
@@ -87,7 +103,7 @@ async def test_feed_waits_for_a_transaction_that_drew_an_earlier_position(
             .scalars()
             .all()
         )
-        feed_after = await read_feed_page(session, START, 100)
+    feed_after = await poll_feed(sessions, expected=2)
 
     # The naive reader saw Fast, moved its checkpoint past Slow's position, and lost Slow.
     assert len(naive_first) == 1
@@ -138,14 +154,20 @@ async def test_live_reader_sees_every_committed_event_once_under_concurrent_writ
 
     async def reader() -> list[RecordedEvent]:
         seen: list[RecordedEvent] = []
+        seen_ids: set[uuid.UUID] = set()
         checkpoint: Position = START
+        deadline: float | None = None
         while True:
-            finished = writers_done.is_set()
             async for batch in read_feed(sessions, checkpoint, batch_size=50):
                 seen.extend(batch)
+                seen_ids.update(e.event_id for e in batch)
                 checkpoint = batch[-1].position
-            if finished:
-                return seen
+            if writers_done.is_set():
+                # `committed` is final now. Read on until it has all arrived: the last
+                # events may be held back by a transaction open elsewhere on the server.
+                deadline = deadline or time.monotonic() + PATIENCE_SECONDS
+                if committed <= seen_ids or time.monotonic() > deadline:
+                    return seen
             await asyncio.sleep(0.005)
 
     reading = asyncio.create_task(reader())

@@ -9,7 +9,7 @@ from eventstore import EventMetadata, NewEvent, Position, StreamWrite, append, l
 from projector.storage import read_status
 from readmodel.collections import STATUS
 from readmodel.documents import ProjectionState
-from tests.conftest import unique_email
+from tests.conftest import if_match, unique_email
 from tests.projector.conftest import Stack, settle
 from tests.projector.replay import expected_documents, shown
 
@@ -43,7 +43,7 @@ async def test_user_document_embeds_orders_and_counts_only_live_ones(stack: Stac
     user_id = await register(stack.writer)
     first = await place(stack.writer, user_id, 2, "3.50")
     await place(stack.writer, user_id, 1, "10.00")
-    assert (await stack.writer.delete(f"/orders/{first}")).status_code == 200
+    assert (await stack.writer.delete(f"/orders/{first}", headers=if_match(1))).status_code == 200
     await settle(stack.projection)
 
     doc = await stack.db.users.find_one({"_id": user_id})
@@ -62,7 +62,9 @@ async def test_a_rename_reaches_every_order_of_the_user(stack: Stack) -> None:
     order_ids = [await place(stack.writer, user_id, 1, "1.00") for _ in range(3)]
     await settle(stack.projection)
     renamed = await stack.writer.patch(
-        f"/users/{user_id}", json={"name": "Ada Lovelace", "email": "ADA.L@example.com"}
+        f"/users/{user_id}",
+        json={"name": "Ada Lovelace", "email": "ADA.L@example.com"},
+        headers=if_match(4),  # registered, then three orders placed
     )
     assert renamed.status_code == 200
     await settle(stack.projection)
@@ -76,7 +78,7 @@ async def test_a_rename_reaches_every_order_of_the_user(stack: Stack) -> None:
 async def test_a_deleted_user_is_marked_and_their_orders_cancelled(stack: Stack) -> None:
     user_id = await register(stack.writer)
     order_id = await place(stack.writer, user_id, 4, "2.25")
-    assert (await stack.writer.delete(f"/users/{user_id}")).status_code == 200
+    assert (await stack.writer.delete(f"/users/{user_id}", headers=if_match(2))).status_code == 200
     await settle(stack.projection)
     user_doc = await stack.db.users.find_one({"_id": user_id})
     order_doc = await stack.db.orders.find_one({"_id": order_id})
@@ -92,7 +94,7 @@ async def test_a_batch_applied_twice_changes_nothing(stack: Stack) -> None:
     user_id = await register(stack.writer)
     for quantity in (1, 2, 3):
         await place(stack.writer, user_id, quantity, "5.00")
-    await stack.writer.patch(f"/users/{user_id}", json={"name": "Grace"})
+    await stack.writer.patch(f"/users/{user_id}", json={"name": "Grace"}, headers=if_match(4))
     before = await read_status(stack.db, "main")
     first = await settle(stack.projection)
     once = await documents(stack)

@@ -1,4 +1,8 @@
-"""A random mix of commands from many concurrent clients, racing on shared users and orders."""
+"""A random mix of commands from many concurrent clients, racing on shared users and orders.
+
+Changes send `If-Match: *`: the clients race on purpose, and every change that reaches a live
+stream should land, so that the projector sees as many interleaved writes as possible.
+"""
 
 import asyncio
 import random
@@ -6,7 +10,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from tests.conftest import unique_email
+from tests.conftest import ANY_VERSION, unique_email
 
 
 @dataclass
@@ -45,18 +49,24 @@ async def _one(writer: httpx.AsyncClient, shared: Shared, rng: random.Random) ->
         return response
     if roll < 0.55:
         return await writer.patch(
-            f"/users/{user_id}", json={"name": f"Renamed {rng.randint(1, 99)}"}
+            f"/users/{user_id}",
+            json={"name": f"Renamed {rng.randint(1, 99)}"},
+            headers=ANY_VERSION,
         )
     if roll < 0.6:
-        return await writer.patch(f"/users/{user_id}", json={"email": unique_email()})
+        return await writer.patch(
+            f"/users/{user_id}", json={"email": unique_email()}, headers=ANY_VERSION
+        )
     if roll < 0.63:
-        return await writer.delete(f"/users/{user_id}")
+        return await writer.delete(f"/users/{user_id}", headers=ANY_VERSION)
     if not shared.orders:
         return await writer.get("/health")
     order_id = rng.choice(shared.orders)
     if roll < 0.9:
-        return await writer.patch(f"/orders/{order_id}", json={"quantity": rng.randint(1, 9)})
-    return await writer.delete(f"/orders/{order_id}")
+        return await writer.patch(
+            f"/orders/{order_id}", json={"quantity": rng.randint(1, 9)}, headers=ANY_VERSION
+        )
+    return await writer.delete(f"/orders/{order_id}", headers=ANY_VERSION)
 
 
 async def run(writer: httpx.AsyncClient, clients: int, commands_each: int) -> Shared:

@@ -70,6 +70,13 @@ def test_the_email_domain_is_normalised_to_lower_case() -> None:
 
 def test_email_uniqueness_ignores_case() -> None:
     assert email_key("Ann@example.com") == email_key("ann@EXAMPLE.com")
+    assert email_key("STRAẞE@example.com") == email_key("straße@example.com")
+
+
+def test_addresses_that_differ_beyond_case_stay_apart() -> None:
+    # Case folding would equate these ("ß" folds to "ss"): two mailboxes, one false 409.
+    assert email_key("straße@example.com") != email_key("strasse@example.com")
+    assert email_key("ﬁle@example.com") != email_key("file@example.com")
 
 
 @pytest.mark.parametrize(
