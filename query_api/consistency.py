@@ -51,7 +51,6 @@ class CheckpointReader:
         self._status = status
         self._name = name
         self._pending: asyncio.Future[Checkpoint] | None = None
-        self.last_seen: Position | None = None
 
     async def read(self) -> Checkpoint:
         if self._pending is None:
@@ -65,12 +64,9 @@ class CheckpointReader:
         if raw is None:  # the projector has not started yet: nothing is applied
             return Checkpoint(START, stopped=False)
         status = ProjectionStatus.model_validate(raw)
-        checkpoint = Checkpoint(
+        return Checkpoint(
             Position.parse(status.checkpoint), stopped=status.state is ProjectionState.STOPPED
         )
-        if self.last_seen is None or self.last_seen < checkpoint.position:
-            self.last_seen = checkpoint.position
-        return checkpoint
 
     def _forget(self, done: asyncio.Future[Checkpoint]) -> None:
         if self._pending is done:
@@ -79,11 +75,14 @@ class CheckpointReader:
             done.exception()  # retrieved here, in case every caller had gone
 
 
-async def wait_for(reader: CheckpointReader, wanted: Position | None, bound: float) -> Position:
-    """The checkpoint once it is at or past `wanted`; NotYetApplied if not within `bound` s."""
+async def wait_for(
+    reader: CheckpointReader, first: Checkpoint, wanted: Position | None, bound: float
+) -> Position:
+    """The checkpoint once it is at or past `wanted`, reading again after `first` as long as
+    it is not; NotYetApplied if not within `bound` s."""
     loop = asyncio.get_running_loop()
     started = loop.time()
-    checkpoint = await reader.read()
+    checkpoint = first
     if wanted is None:
         return checkpoint.position
     while checkpoint.position < wanted:

@@ -1,15 +1,17 @@
 """Typed dependencies: the one way a route reaches the read documents."""
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import PyMongoError
 
 from eventstore.position import InvalidPosition, Position
-from query_api.consistency import CheckpointReader, NotYetApplied, announce, wait_for
+from query_api.consistency import Checkpoint, CheckpointReader, NotYetApplied, announce, wait_for
 from web.auth import ReadCaller
-from web.problems import Problem
+from web.problems import FieldError, Problem
 
 Collection = AsyncCollection[dict[str, Any]]
 
@@ -31,6 +33,8 @@ class ReadContext:
     model: ReadModel
     min_position: Position | None
     request: Request
+    # The checkpoint as the request found it on arrival, or why it could not be read.
+    arrival: Checkpoint | PyMongoError
 
     @property
     def users(self) -> Collection:
@@ -43,9 +47,16 @@ class ReadContext:
     async def settle(self) -> Position:
         """Wait until the projection has applied `Min-Position`, and note the checkpoint served
         at. Routes call it first, before any document read, so the checkpoint bounds them."""
+        if isinstance(self.arrival, PyMongoError):
+            # Raised here rather than on arrival, so that a bad request still gets its 4xx. The
+            # error may be shared by every request that shared the read: a fresh traceback each.
+            raise self.arrival.with_traceback(None)
         try:
             position = await wait_for(
-                self.model.checkpoints, self.min_position, self.model.min_position_wait_seconds
+                self.model.checkpoints,
+                self.arrival,
+                self.min_position,
+                self.model.min_position_wait_seconds,
             )
         except NotYetApplied as late:
             at = late.checkpoint.position
@@ -60,7 +71,7 @@ class ReadContext:
         return position
 
 
-def _read_context(
+async def _read_context(
     request: Request,
     _: ReadCaller,
     min_position: Annotated[
@@ -68,9 +79,16 @@ def _read_context(
     ] = None,
 ) -> ReadContext:
     model: ReadModel = request.app.state.read_model
-    # Until `settle` reads a fresh one, a refusal (a 422, say) carries the last one seen.
-    if model.checkpoints.last_seen is not None:
-        announce(request.scope, model.checkpoints.last_seen)
+    # Read before anything can refuse the request, so that every answer, refusals included,
+    # carries the projection's position (DESIGN.md, Query API). Valid reads pay nothing more:
+    # this is the reading that `settle` starts from.
+    arrival: Checkpoint | PyMongoError
+    try:
+        arrival = await model.checkpoints.read()
+        announce(request.scope, arrival.position)
+    except PyMongoError as error:
+        arrival = error
+    _refuse_unknown_parameters(request)
     wanted = None
     if min_position is not None:
         try:
@@ -79,7 +97,30 @@ def _read_context(
             raise Problem(
                 400, "Bad Min-Position", "pass the `Event-Position` a command answered with"
             ) from None
-    return ReadContext(model, wanted, request)
+    return ReadContext(model, wanted, request, arrival)
+
+
+def _refuse_unknown_parameters(request: Request) -> None:
+    """Only the query parameters the route documents, each once (guarantee 8).
+
+    Ignored, `?user_id[$ne]=x` or a misspelt filter would answer an unfiltered listing that
+    the client takes for a filtered one; and of a filter given twice, one would silently win.
+    """
+    route = request.scope["route"]
+    operation = request.app.openapi()["paths"][route.path_format]["get"]
+    known = {p["name"] for p in operation.get("parameters", ()) if p["in"] == "query"}
+    given = Counter(name for name, _ in request.query_params.multi_items())
+    errors = [
+        FieldError(
+            loc=["query", name[:100]],
+            msg="given more than once" if name in known else "not a parameter of this route",
+            type="repeated" if name in known else "extra_forbidden",
+        )
+        for name, count in given.items()
+        if name not in known or count > 1
+    ]
+    if errors:
+        raise Problem(422, "Invalid request", "some fields are missing or invalid", errors=errors)
 
 
 ReadDep = Annotated[ReadContext, Depends(_read_context)]

@@ -1,12 +1,14 @@
 """Cursor pagination by `_id`: stable under concurrent writes, unlike skip/offset.
 
-The cursor is the last id of a page, as URL-safe base64 of its 16 bytes: opaque to clients, so
-that paging can change its key later, and checked strictly, so that nothing but an id of ours
-reaches the query (guarantee 8).
+The cursor is the last id of a page and a check of it, as URL-safe base64: opaque to clients, so
+that paging can change its key later, and checked strictly, so that nothing but an id we wrote
+reaches the query (guarantee 8), and a cursor that was cut, padded or edited is refused instead
+of quietly starting a page somewhere else.
 """
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -21,23 +23,42 @@ from web.problems import Problem
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+_ID_BYTES = 16
+# Not a signature (there is no secret to sign with, and a forged cursor reveals nothing a
+# client could not page to): a check that tells a cursor we wrote from one that was changed.
+_CHECK_BYTES = 4
+_CURSOR_CHARS = 27  # 20 bytes in unpadded base64
+
+
+def _check(id_bytes: bytes) -> bytes:
+    return hashlib.blake2b(id_bytes, digest_size=_CHECK_BYTES, person=b"page-cursor").digest()
 
 
 def encode_cursor(last_id: str) -> str:
-    return base64.urlsafe_b64encode(UUID(last_id).bytes).rstrip(b"=").decode("ascii")
+    id_bytes = UUID(last_id).bytes
+    return base64.urlsafe_b64encode(id_bytes + _check(id_bytes)).rstrip(b"=").decode("ascii")
 
 
 def decode_cursor(cursor: str) -> str:
     """The id a cursor stands for; 400 for anything `encode_cursor` could not have written."""
+    if len(cursor) != _CURSOR_CHARS:
+        raise _bad_cursor()
     try:
-        raw = base64.urlsafe_b64decode(cursor.encode("ascii") + b"==")
-        last_id = str(UUID(bytes=raw))
-    except (UnicodeEncodeError, binascii.Error, ValueError):
-        raise Problem(400, "Bad cursor", "pass a `next_cursor` from an earlier page") from None
-    # Base64 decoding forgives stray characters and padding; one id has exactly one cursor.
+        raw = base64.urlsafe_b64decode(cursor.encode("ascii") + b"=")
+    except (UnicodeEncodeError, binascii.Error):
+        raise _bad_cursor() from None
+    id_bytes, check = raw[:_ID_BYTES], raw[_ID_BYTES:]
+    if len(raw) != _ID_BYTES + _CHECK_BYTES or check != _check(id_bytes):
+        raise _bad_cursor()
+    last_id = str(UUID(bytes=id_bytes))
+    # Base64 decoding forgives stray characters and unused bits; one id has exactly one cursor.
     if encode_cursor(last_id) != cursor:
-        raise Problem(400, "Bad cursor", "pass a `next_cursor` from an earlier page")
+        raise _bad_cursor()
     return last_id
+
+
+def _bad_cursor() -> Problem:
+    return Problem(400, "Bad cursor", "pass a `next_cursor` from an earlier page")
 
 
 @dataclass(frozen=True)
