@@ -7,6 +7,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from domain.values import email_key
 from readmodel.collections import LIVE, STATUS
 from readmodel.documents import (
     OrderDocument,
@@ -30,7 +31,7 @@ def a_user(
         id=str(uuid.uuid4()),
         name=name,
         email=email,
-        email_key=email.casefold(),
+        email_key=email_key(email),
         version=2 if deleted else 1,
         deleted=deleted,
         created_at=PLACED,

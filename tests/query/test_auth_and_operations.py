@@ -9,7 +9,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import TypeVar
 
 import httpx
@@ -158,39 +157,11 @@ async def test_metrics_count_reads_by_route_and_status(
 
 @asynccontextmanager
 async def frozen(mongo_server: MongoServer) -> AsyncIterator[None]:
-    """MongoDB stops answering (SIGSTOP) without closing a connection: the worst kind of down."""
     mongo_server.freeze()
     try:
-        await _until_stopped(mongo_server)
         yield
     finally:
         mongo_server.thaw()
-
-
-async def _until_stopped(mongo_server: MongoServer) -> None:
-    """SIGSTOP takes effect a little after `kill` returns (milliseconds, on a busy machine),
-    and a thread that is still running answers a request sent meanwhile: wait for every one."""
-    assert mongo_server._process is not None
-    tasks = Path(f"/proc/{mongo_server._process.pid}/task")
-    deadline = time.monotonic() + 5
-    while not _all_stopped(tasks):
-        assert time.monotonic() < deadline, "MongoDB did not stop"
-        await asyncio.sleep(0.001)
-
-
-def _all_stopped(tasks: Path) -> bool:
-    """Whether every thread is stopped; /proc reads answer at once, so this need not be async."""
-    if not tasks.is_dir():  # no procfs to look at: trust the signal
-        return True
-    return all(_stopped(task) for task in tasks.iterdir())
-
-
-def _stopped(task: Path) -> bool:
-    try:
-        state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:  # the thread ended
-        return True
-    return state in {"T", "t"}
 
 
 async def _within(seconds: float, request: Awaitable[Answer]) -> Answer:
