@@ -9,7 +9,7 @@ from settings import get_settings
 
 def main() -> None:
     settings = get_settings()
-    start_http_server(settings.projector_metrics_port, addr="127.0.0.1")
+    start_http_server(settings.projector_metrics_port, addr=settings.projector_metrics_host)
     Worker(**worker_settings(settings)).run()
 
 

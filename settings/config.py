@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     min_position_wait_seconds: float = Field(default=3.0, ge=0, le=30)
     projector_batch_size: int = Field(default=500, gt=0, le=10_000)
     projector_metrics_port: int = 9100
+    # Loopback by default; a container sets 0.0.0.0 so that Prometheus can reach it.
+    projector_metrics_host: str = "127.0.0.1"
     # A crashed projector's lock frees itself after this; a live one renews it every batch.
     projector_lock_seconds: float = Field(default=10.0, gt=0)
 
