@@ -1,14 +1,14 @@
 """`esctl`: the operator's command line."""
 
+import asyncio
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from esctl.tokens import resolve_tokens
+from esctl.up import UpOptions, run_up
 from eventstore.migrate import upgrade
-from settings import Settings, get_settings
+from settings import get_settings
 
 app = typer.Typer(help="Run and operate the event-sourced orders service.", no_args_is_help=True)
 
@@ -23,30 +23,19 @@ def migrate() -> None:
 
 
 @app.command()
-def up(data_dir: DataDir = Path(".esdata")) -> None:
-    """Migrate, then serve the command API in the foreground (Ctrl-C stops it)."""
-    tokens = resolve_tokens(data_dir)
-    settings = Settings()
-    upgrade(settings.database_url)
-    url = f"http://127.0.0.1:{settings.command_api_port}"
-    typer.echo(
-        f"command API  {url}  (docs at {url}/docs)\n"
-        f"write token  {tokens['WRITE_TOKENS']}\n"
-        f"read token   {tokens['READ_TOKENS']}\n"
-        f"admin token  {tokens['ADMIN_TOKENS']}\n"
-        f"try:\n  curl -si -X POST {url}/users -H 'Authorization: Bearer "
-        f"{tokens['WRITE_TOKENS']}' -H 'Content-Type: application/json' "
-        """-d '{"name": "Ada", "email": "ada@example.com"}'\n"""
-    )
-    from command_api.app import create_app
+def up(
+    data_dir: DataDir = Path(".esdata"),
+    embedded: Annotated[
+        bool, typer.Option("--embedded", help="Start embedded servers even if others answer.")
+    ] = False,
+) -> None:
+    """Run the whole stack in the foreground: stores, migrations, APIs, projector.
 
-    uvicorn.run(
-        create_app(settings),
-        host="127.0.0.1",
-        port=settings.command_api_port,
-        access_log=False,
-        log_level="warning",
-    )
+    Each store's URL (DATABASE_URL, REDIS_URL, MONGODB_URL) is used when it answers; an unset
+    one whose default does not answer gets an embedded server with its data in the data
+    folder. Ctrl-C stops everything.
+    """
+    raise typer.Exit(asyncio.run(run_up(UpOptions(data_dir=data_dir, embedded=embedded))))
 
 
 if __name__ == "__main__":

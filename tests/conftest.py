@@ -18,6 +18,17 @@ from eventstore.tables import EventRow
 from settings import Settings
 from tests.support.databases import migrated_database
 from tests.support.mongo import MongoServer
+from tests.support.servers import EmbeddedServers
+
+_servers = EmbeddedServers()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _servers.resolve()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _servers.stop()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,7 +47,6 @@ def full_size(request: pytest.FixtureRequest) -> bool:
 WRITE_TOKEN = "test-write-" + uuid.uuid4().hex
 READ_TOKEN = "test-read-" + uuid.uuid4().hex
 ADMIN_TOKEN = "test-admin-" + uuid.uuid4().hex
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +59,7 @@ def database_url() -> Iterator[str]:
 def settings(database_url: str) -> Settings:
     return Settings(
         database_url=database_url,
-        redis_url=REDIS_URL,
+        redis_url=os.environ["REDIS_URL"],
         write_tokens=frozenset({WRITE_TOKEN}),
         read_tokens=frozenset({READ_TOKEN}),
         admin_tokens=frozenset({ADMIN_TOKEN}),

@@ -11,11 +11,16 @@ from sqlalchemy.engine import make_url
 
 from eventstore.migrate import upgrade
 
-SERVER_URL = os.environ.get("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+
+def _server_url() -> str:
+    # Read when used: `tests/support/servers.py` exports it once the run has found its server.
+    return os.environ["DATABASE_URL"]
 
 
 def _admin_dsn() -> str:
-    return make_url(SERVER_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    return (
+        make_url(_server_url()).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
 
 
 async def _run(sql: str) -> None:
@@ -31,7 +36,7 @@ def migrated_database(prefix: str = "es_test") -> Iterator[str]:
     """A new database with the schema applied; yields its SQLAlchemy URL. Sync: no loop runs."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     asyncio.run(_run(f'CREATE DATABASE "{name}"'))
-    url = make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
+    url = make_url(_server_url()).set(database=name).render_as_string(hide_password=False)
     try:
         upgrade(url)
         yield url
