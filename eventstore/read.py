@@ -2,9 +2,10 @@
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import RowMapping, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, RowMapping, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from eventstore.position import START, Position
@@ -37,8 +38,11 @@ async def load_stream(
     return [_record(row._mapping) for row in result]
 
 
-async def read_feed_page(session: AsyncSession, after: Position, limit: int) -> list[RecordedEvent]:
-    """Up to `limit` events after `after`, in the order every subscriber sees them.
+async def read_feed_page(
+    session: AsyncSession, after: Position, limit: int, until: Position | None = None
+) -> list[RecordedEvent]:
+    """Up to `limit` events after `after` (and at or before `until`), in the order every
+    subscriber sees them.
 
     Only transactions older than the oldest one still running are read: their rows are
     final, and any transaction that commits later has a larger id than all of them, so its
@@ -47,13 +51,14 @@ async def read_feed_page(session: AsyncSession, after: Position, limit: int) -> 
     query = (
         select(*_columns)
         .where(
-            tuple_(events.c.transaction_id, events.c.position)
-            > tuple_(literal(after.transaction_id, Xid8), literal(after.position)),
+            _key() > _at(after),
             events.c.transaction_id < func.pg_snapshot_xmin(func.pg_current_snapshot()),
         )
         .order_by(events.c.transaction_id, events.c.position)
         .limit(limit)
     )
+    if until is not None:
+        query = query.where(_key() <= _at(until))
     result = await (await session.connection()).execute(query)
     return [_record(row._mapping) for row in result]
 
@@ -70,6 +75,14 @@ async def read_feed(
             after = batch[-1].position
         if len(batch) < batch_size:
             return
+
+
+def _key() -> ColumnElement[Any]:
+    return tuple_(events.c.transaction_id, events.c.position)
+
+
+def _at(position: Position) -> ColumnElement[Any]:
+    return tuple_(literal(position.transaction_id, Xid8), literal(position.position))
 
 
 def _record(m: RowMapping) -> RecordedEvent:
@@ -109,10 +122,7 @@ async def feed_lag(
     """How many events lie after `after` (counted up to `cap`), and when the oldest was recorded."""
     pending = (
         select(events.c.recorded_at)
-        .where(
-            tuple_(events.c.transaction_id, events.c.position)
-            > tuple_(literal(after.transaction_id, Xid8), literal(after.position))
-        )
+        .where(_key() > _at(after))
         .limit(cap)
         .subquery()
     )

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.events import UnknownEventType
-from eventstore import RecordedEvent, feed_lag, read_feed_page
+from eventstore import Position, RecordedEvent, feed_lag, read_feed_page
 from projector import metrics
 from projector.projection import Inconsistent, apply
 from projector.storage import (
@@ -32,7 +32,6 @@ from projector.storage import (
     save_workspace,
     stop_at,
 )
-from readmodel.collections import LIVE, ReadCollections
 from readmodel.documents import ProjectionState, ProjectionStatus
 
 log = structlog.get_logger()
@@ -44,22 +43,29 @@ STORE_FAULTS = (PyMongoError, DBAPIError, OSError, TimeoutError)
 
 @dataclass(frozen=True)
 class Projection:
+    """A projection's inputs. Its status document (named `name`) holds the checkpoint and
+    which collections hold its documents."""
+
     sessions: async_sessionmaker[AsyncSession]
     db: AsyncDatabase[dict[str, Any]]
     name: str = "main"
-    collections: ReadCollections = LIVE
     batch_size: int = 500
 
 
 async def catch_up(
-    projection: Projection, on_batch: Callable[[], Awaitable[object]] | None = None
+    projection: Projection,
+    on_batch: Callable[[], Awaitable[object]] | None = None,
+    until: Position | None = None,
 ) -> int:
-    """Apply every event visible after the checkpoint; returns how many were applied."""
+    """Apply every event visible after the checkpoint (up to `until`, when given); returns
+    how many were applied."""
     status = await read_status(projection.db, projection.name)
     applied = 0
     while status.state is ProjectionState.RUNNING:
         async with projection.sessions() as session:
-            batch = await read_feed_page(session, checkpoint_of(status), projection.batch_size)
+            batch = await read_feed_page(
+                session, checkpoint_of(status), projection.batch_size, until
+            )
         if not batch:
             break
         status, count = await apply_batch(projection, status, batch)
@@ -97,13 +103,14 @@ async def apply_batch(
     projection: Projection, status: ProjectionStatus, batch: Sequence[RecordedEvent]
 ) -> tuple[ProjectionStatus, int]:
     started = time.perf_counter()
-    workspace, users, orders = await load_workspace(projection.db, projection.collections, batch)
+    names = status.collections
+    workspace, users, orders = await load_workspace(projection.db, names, batch)
     for index, record in enumerate(batch):
         try:
             apply(workspace, record)
         except POISON as error:
             return await _stop_at_poison(projection, status, batch[:index], record, error)
-    await save_workspace(projection.db, projection.collections, workspace, users, orders)
+    await save_workspace(projection.db, names, workspace, users, orders)
     status = await advance_checkpoint(projection.db, status, batch[-1], len(batch))
     metrics.EVENTS_PROJECTED.labels(projection.name).inc(len(batch))
     metrics.BATCH_SIZE.labels(projection.name).observe(len(batch))

@@ -106,9 +106,7 @@ async def advance_checkpoint(
             "updated_at": datetime.now(UTC),
         }
     )
-    result = await db[STATUS].replace_one(
-        {"_id": status.name, "checkpoint": status.checkpoint}, moved.model_dump(by_alias=True)
-    )
+    result = await db[STATUS].replace_one(fence(status), moved.model_dump(by_alias=True))
     if result.matched_count != 1:
         raise FencedOut(f"checkpoint of {status.name} moved from {status.checkpoint}")
     return moved
@@ -139,6 +137,12 @@ async def record_lag(db: Database, name: str, events: int, seconds: float) -> No
     await db[STATUS].update_one(
         {"_id": name}, {"$set": {"lag_events": events, "lag_seconds": round(seconds, 3)}}
     )
+
+
+def fence(status: ProjectionStatus) -> dict[str, object]:
+    """Matches the status document only while nobody has moved it on from `status`: neither
+    its checkpoint nor, through a rebuild's switch, its collections."""
+    return {"_id": status.name, "checkpoint": status.checkpoint, "generation": status.generation}
 
 
 def checkpoint_of(status: ProjectionStatus) -> Position:

@@ -19,6 +19,8 @@ from redis.exceptions import LockError
 from eventstore.database import create_engine, create_sessions
 from projector import CATCH_UP_JOB
 from projector.catch_up import Projection, catch_up_with_retries
+from projector.coordination import lock_key, pause_key, pending_key
+from projector.storage import read_status
 from readmodel.collections import ensure_indexes
 from settings import Settings, get_settings
 from web.logging import configure_logging
@@ -63,7 +65,8 @@ async def _ensure_indexes_once(ctx: dict[str, Any]) -> None:
     # build runs can hang SecantusDB, and on MongoDB reads would go unindexed meanwhile.
     if not ctx.get("indexes_ready"):
         projection: Projection = ctx["projection"]
-        await ensure_indexes(projection.db, projection.collections)
+        status = await read_status(projection.db, projection.name)
+        await ensure_indexes(projection.db, status.collections)
         ctx["indexes_ready"] = True
         log.info("indexes ready", database=projection.db.name)
 
@@ -77,7 +80,8 @@ async def catch_up_job(ctx: dict[str, Any]) -> int:
     projection: Projection = ctx["projection"]
     redis: ArqRedis = ctx["redis"]
     lock_seconds = ctx["settings"].projector_lock_seconds
-    pending, lock = f"projection:{projection.name}:pending", f"projection:{projection.name}:lock"
+    pending, lock = pending_key(projection.name), lock_key(projection.name)
+    paused = pause_key(projection.name)
     try:
         await _ensure_indexes_once(ctx)
     except PyMongoError as error:  # still down: the cron job comes back in a moment
@@ -88,11 +92,15 @@ async def catch_up_job(ctx: dict[str, Any]) -> int:
     # Marking before trying the lock closes the race with a holder that is just letting go:
     # either the holder sees the mark, or this job finds the lock free.
     while await redis.exists(pending):
+        # A rebuild switching collections wants the lock: step aside, leaving the mark for
+        # the first catch-up after it (the cron job's, at the latest).
+        if await redis.exists(paused):
+            return applied
         guard = redis.lock(lock, timeout=lock_seconds)
         if not await guard.acquire(blocking=False):
             return applied
         try:
-            while await redis.delete(pending):
+            while not await redis.exists(paused) and await redis.delete(pending):
                 applied += await catch_up_with_retries(
                     projection,
                     RUN_BUDGET_SECONDS,

@@ -17,7 +17,7 @@ from query_api.deps import ReadModel
 from query_api.errors import install_error_handlers
 from query_api.indexes import ensure_indexes_eventually
 from query_api.routes import operations, orders, users
-from readmodel.collections import LIVE, STATUS
+from readmodel.collections import STATUS
 from settings import Settings, get_settings
 from web.auth import TokenRing
 from web.logging import configure_logging
@@ -51,8 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = client[settings.mongodb_db]
         app.state.db = db
         app.state.read_model = ReadModel(
-            users=db[LIVE.users],
-            orders=db[LIVE.orders],
+            db=db,
             checkpoints=CheckpointReader(db[STATUS]),
             min_position_wait_seconds=settings.min_position_wait_seconds,
         )

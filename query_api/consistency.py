@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eventstore.position import START, Position
 from query_api.metrics import MIN_POSITION_WAIT
+from readmodel.collections import LIVE, ReadCollections
 from readmodel.documents import ProjectionState, ProjectionStatus
 
 PROJECTION = "main"
@@ -30,6 +31,8 @@ class Checkpoint:
     position: Position
     # Stopped by a poison event: it will not move until an operator steps in.
     stopped: bool
+    # Where the documents of that checkpoint are; a rebuild moves them (`projector.rebuild`).
+    collections: ReadCollections = LIVE
 
 
 class NotYetApplied(Exception):
@@ -65,7 +68,9 @@ class CheckpointReader:
             return Checkpoint(START, stopped=False)
         status = ProjectionStatus.model_validate(raw)
         return Checkpoint(
-            Position.parse(status.checkpoint), stopped=status.state is ProjectionState.STOPPED
+            Position.parse(status.checkpoint),
+            stopped=status.state is ProjectionState.STOPPED,
+            collections=status.collections,
         )
 
     def _forget(self, done: asyncio.Future[Checkpoint]) -> None:
@@ -77,14 +82,14 @@ class CheckpointReader:
 
 async def wait_for(
     reader: CheckpointReader, first: Checkpoint, wanted: Position | None, bound: float
-) -> Position:
+) -> Checkpoint:
     """The checkpoint once it is at or past `wanted`, reading again after `first` as long as
     it is not; NotYetApplied if not within `bound` s."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     checkpoint = first
     if wanted is None:
-        return checkpoint.position
+        return checkpoint
     while checkpoint.position < wanted:
         left = started + bound - loop.time()
         if checkpoint.stopped or left <= 0:
@@ -93,7 +98,7 @@ async def wait_for(
         await asyncio.sleep(min(POLL_SECONDS, left))
         checkpoint = await reader.read()
     MIN_POSITION_WAIT.labels("reached").observe(loop.time() - started)
-    return checkpoint.position
+    return checkpoint
 
 
 def announce(scope: Scope, position: Position) -> None:

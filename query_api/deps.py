@@ -6,10 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from eventstore.position import InvalidPosition, Position
 from query_api.consistency import Checkpoint, CheckpointReader, NotYetApplied, announce, wait_for
+from readmodel.collections import LIVE, ReadCollections
 from web.auth import ReadCaller
 from web.problems import FieldError, Problem
 
@@ -20,13 +22,12 @@ Collection = AsyncCollection[dict[str, Any]]
 class ReadModel:
     """What the lifespan opens once per process."""
 
-    users: Collection
-    orders: Collection
+    db: AsyncDatabase[dict[str, Any]]
     checkpoints: CheckpointReader
     min_position_wait_seconds: float
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReadContext:
     """One authenticated read, with the position its client needs to see."""
 
@@ -35,14 +36,16 @@ class ReadContext:
     request: Request
     # The checkpoint as the request found it on arrival, or why it could not be read.
     arrival: Checkpoint | PyMongoError
+    # Those of the checkpoint the read is served at (`settle`): a rebuild can move them.
+    collections: ReadCollections = LIVE
 
     @property
     def users(self) -> Collection:
-        return self.model.users
+        return self.model.db[self.collections.users]
 
     @property
     def orders(self) -> Collection:
-        return self.model.orders
+        return self.model.db[self.collections.orders]
 
     async def settle(self) -> Position:
         """Wait until the projection has applied `Min-Position`, and note the checkpoint served
@@ -52,7 +55,7 @@ class ReadContext:
             # error may be shared by every request that shared the read: a fresh traceback each.
             raise self.arrival.with_traceback(None)
         try:
-            position = await wait_for(
+            checkpoint = await wait_for(
                 self.model.checkpoints,
                 self.arrival,
                 self.min_position,
@@ -67,8 +70,9 @@ class ReadContext:
                 else f"the projection is at {at}, not yet at {self.min_position}; try again"
             )
             raise Problem(503, "Not yet applied", detail, headers={"Retry-After": "1"}) from None
-        announce(self.request.scope, position)
-        return position
+        announce(self.request.scope, checkpoint.position)
+        self.collections = checkpoint.collections
+        return checkpoint.position
 
 
 async def _read_context(

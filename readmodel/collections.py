@@ -10,10 +10,17 @@ STATUS = "projections"
 
 @dataclass(frozen=True)
 class ReadCollections:
-    """Where one projection's documents live; a rebuild writes to another set of names."""
+    """Where one generation of the documents lives. A rebuild writes the next generation into
+    new collections, and the projection's status document says which generation is live."""
 
     users: str = "users"
     orders: str = "orders"
+
+    @classmethod
+    def of_generation(cls, generation: int) -> "ReadCollections":
+        if generation == 0:
+            return cls()
+        return cls(users=f"users_{generation}", orders=f"orders_{generation}")
 
 
 LIVE = ReadCollections()

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from readmodel.collections import LIVE, ReadCollections
+
 Money = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str)]
 ZERO = Decimal("0.00")
 
@@ -89,6 +91,13 @@ class ProjectionState(StrEnum):
     STOPPED = "stopped"  # by a poison event: see `error`
 
 
+class RebuildPhase(StrEnum):
+    REPLAYING = "replaying"  # into new collections, beside the live projection
+    SWITCHING = "switching"  # the live projection paused: last events, verify, swap
+    DONE = "done"
+    FAILED = "failed"  # see `message`; the live projection was left as it was
+
+
 class ProjectionError(BaseModel):
     position: str
     event_id: str
@@ -115,3 +124,18 @@ class ProjectionStatus(BaseModel):
     lag_events: int = 0
     lag_seconds: float = 0.0
     updated_at: datetime | None = None
+    # Which collections hold this projection's documents. Readers and the projector take the
+    # names from here on every read, so a rebuild switches them all with one document write.
+    generation: int = 0
+    users_collection: str = LIVE.users
+    orders_collection: str = LIVE.orders
+    # Only on a rebuild's own status (`<name>.rebuild`): how far it has got.
+    phase: RebuildPhase | None = None
+    events_total: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    message: str | None = None
+
+    @property
+    def collections(self) -> ReadCollections:
+        return ReadCollections(self.users_collection, self.orders_collection)

@@ -1,0 +1,252 @@
+"""Rebuilding a projection from every event, without readers ever seeing it half-built
+(guarantee 7).
+
+1. Replay the whole feed into the next generation's collections, beside the live projection
+   and with its own checkpoint (the status document `<name>.rebuild`), in large batches.
+2. Pause the live projection (take its lock), bring it to the head of the feed, bring the
+   replay to exactly the same checkpoint, and compare the two (counts and a content hash).
+3. Switch: one write to the live status document names the new collections. Readers and the
+   projector take the names from that document on every read, so they all move at once, and
+   never to collections that are not complete.
+
+Every step can be interrupted (the process killed) and the rebuild run again: the replay
+resumes from its checkpoint, and the switch is a single fenced write, done or not done.
+"""
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import bson
+import structlog
+from pymongo.asynchronous.database import AsyncDatabase
+from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
+
+from eventstore import feed_lag
+from eventstore.position import START
+from projector.catch_up import Projection, catch_up
+from projector.coordination import lock_key, pause_key
+from projector.storage import checkpoint_of, fence, read_status
+from readmodel.collections import STATUS, ReadCollections, ensure_indexes
+from readmodel.documents import ProjectionState, ProjectionStatus, RebuildPhase
+
+log = structlog.get_logger()
+Database = AsyncDatabase[dict[str, Any]]
+Progress = Callable[[ProjectionStatus], Awaitable[object]]
+
+REBUILD_BATCH = 5000
+# How long a switch waits for a catch-up under way to step aside.
+SWITCH_WAIT_SECONDS = 60.0
+# Readers that read the old names just before the switch finish on the old collections.
+DROP_OLD_AFTER_SECONDS = 5.0
+
+
+class RebuildFailed(Exception):
+    """The rebuild stopped without switching; the live projection is as it was."""
+
+
+@dataclass(frozen=True)
+class Rebuild:
+    projection: Projection
+    redis: Redis
+    batch_size: int = REBUILD_BATCH
+    keep_old: bool = False
+    # As the projector's (`PROJECTOR_LOCK_SECONDS`): a rebuild killed while it holds the
+    # live projection's lock stops blocking it this soon after.
+    lock_seconds: float = 10.0
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+    @property
+    def replay(self) -> Projection:
+        return Projection(
+            self.projection.sessions, self.projection.db, rebuild_name(self.name), self.batch_size
+        )
+
+
+def rebuild_name(name: str) -> str:
+    return f"{name}.rebuild"
+
+
+async def run_rebuild(
+    rebuild: Rebuild, *, from_scratch: bool = False, progress: Progress | None = None
+) -> ProjectionStatus:
+    """Rebuild, resuming an interrupted rebuild unless `from_scratch`; returns the rebuild's
+    final status. Raises RebuildFailed (after recording why) if it cannot switch."""
+    db = rebuild.projection.db
+    state = await _begin(rebuild, from_scratch)
+    if state.phase is RebuildPhase.DONE:
+        return state
+    await ensure_indexes(db, state.collections)  # before any write: see `ensure_indexes`
+
+    async def report() -> None:
+        if progress is not None:
+            await progress(await read_status(db, state.name))
+
+    await catch_up(rebuild.replay, on_batch=report)
+    await _check_running(rebuild, db)
+    try:
+        return await _switch(rebuild, progress)
+    except RebuildFailed as error:
+        await _set(db, state.name, phase=RebuildPhase.FAILED, message=str(error)[:500])
+        raise
+
+
+async def _begin(rebuild: Rebuild, from_scratch: bool) -> ProjectionStatus:
+    """The rebuild's status: the interrupted one to resume, or a new one."""
+    db = rebuild.projection.db
+    live = await read_status(db, rebuild.name)
+    name = rebuild_name(rebuild.name)
+    raw = await db[STATUS].find_one({"_id": name})
+    current = None if raw is None else ProjectionStatus.model_validate(raw)
+    if current is not None and current.generation == live.generation and current.generation:
+        # Killed after the switch, before saying so: the switch stands.
+        return await _set(db, name, phase=RebuildPhase.DONE, finished_at=_now())
+    resumable = current is not None and current.phase in (
+        RebuildPhase.REPLAYING,
+        RebuildPhase.SWITCHING,
+    )
+    if resumable and not from_scratch:
+        assert current is not None
+        log.info("rebuild resumed", projection=rebuild.name, checkpoint=current.checkpoint)
+        return current
+    generation = live.generation + 1
+    target = ReadCollections.of_generation(generation)
+    for collection in (target.users, target.orders):  # leftovers of an abandoned attempt
+        await db.drop_collection(collection)
+    async with rebuild.projection.sessions() as session:
+        total, _ = await feed_lag(session, START, cap=10**9)
+    fresh = ProjectionStatus(
+        name=name,
+        generation=generation,
+        users_collection=target.users,
+        orders_collection=target.orders,
+        phase=RebuildPhase.REPLAYING,
+        events_total=total,
+        started_at=_now(),
+        updated_at=_now(),
+    )
+    await db[STATUS].replace_one({"_id": name}, fresh.model_dump(by_alias=True), upsert=True)
+    log.info("rebuild started", projection=rebuild.name, generation=generation, events=total)
+    return fresh
+
+
+async def _check_running(rebuild: Rebuild, db: Database) -> None:
+    replayed = await read_status(db, rebuild_name(rebuild.name))
+    if replayed.state is ProjectionState.STOPPED:
+        error = replayed.error
+        detail = "a poison event" if error is None else f"{error.event_type} at {error.position}"
+        message = f"the replay stopped at {detail}: {error.message if error else ''}"
+        await _set(db, replayed.name, phase=RebuildPhase.FAILED, message=message[:500])
+        raise RebuildFailed(message)
+
+
+async def _switch(rebuild: Rebuild, progress: Progress | None) -> ProjectionStatus:
+    db = rebuild.projection.db
+    name = rebuild_name(rebuild.name)
+    await _set(db, name, phase=RebuildPhase.SWITCHING)
+    seconds = rebuild.lock_seconds
+    paused = pause_key(rebuild.name)
+    lock: Lock = rebuild.redis.lock(
+        lock_key(rebuild.name), timeout=seconds, blocking_timeout=SWITCH_WAIT_SECONDS
+    )
+
+    async def keep_alive() -> None:
+        await rebuild.redis.set(paused, 1, px=int(seconds * 1000))
+        await lock.extend(seconds, replace_ttl=True)
+
+    await rebuild.redis.set(paused, 1, px=int(seconds * 1000))
+    if not await lock.acquire():
+        await rebuild.redis.delete(paused)
+        raise RebuildFailed("the live projection did not let go of its lock")
+    try:
+        # Paused: the live projection moves only here, so both can meet at one checkpoint.
+        await catch_up(rebuild.projection, on_batch=keep_alive)
+        live = await read_status(db, rebuild.name)
+        if live.state is not ProjectionState.RUNNING:
+            raise RebuildFailed("the live projection is stopped; fix that before switching")
+        await catch_up(rebuild.replay, on_batch=keep_alive, until=checkpoint_of(live))
+        await _check_running(rebuild, db)
+        replayed = await read_status(db, name)
+        if replayed.checkpoint != live.checkpoint:
+            raise RebuildFailed(f"the replay reached {replayed.checkpoint}, not {live.checkpoint}")
+        await _verify(db, live.collections, replayed.collections, keep_alive)
+        switched = await db[STATUS].update_one(
+            fence(live),
+            {
+                "$set": {
+                    "generation": replayed.generation,
+                    "users_collection": replayed.users_collection,
+                    "orders_collection": replayed.orders_collection,
+                    "updated_at": _now(),
+                }
+            },
+        )
+        if switched.matched_count != 1:
+            raise RebuildFailed("the live projection moved during the switch")
+    finally:
+        await rebuild.redis.delete(paused)
+        try:
+            await lock.release()
+        except LockError:  # it expired while we worked; the fenced switch protected us
+            log.warning("rebuild lock expired while held", projection=rebuild.name)
+        # The catch-ups that stepped aside left their mark: the next one runs them.
+    log.info("rebuild switched", projection=rebuild.name, generation=replayed.generation)
+    done = await _set(db, name, phase=RebuildPhase.DONE, finished_at=_now())
+    if progress is not None:
+        await progress(done)
+    if not rebuild.keep_old:
+        await asyncio.sleep(DROP_OLD_AFTER_SECONDS)
+        for collection in (live.users_collection, live.orders_collection):
+            await db.drop_collection(collection)
+    return done
+
+
+async def _verify(
+    db: Database,
+    live: ReadCollections,
+    rebuilt: ReadCollections,
+    keep_alive: Callable[[], Awaitable[object]],
+) -> None:
+    """Document for document: the same count and the same content hash, collection by
+    collection."""
+    for old, new in ((live.users, rebuilt.users), (live.orders, rebuilt.orders)):
+        old_count, old_hash = await content_hash(db, old, keep_alive)
+        new_count, new_hash = await content_hash(db, new, keep_alive)
+        if (old_count, old_hash) != (new_count, new_hash):
+            raise RebuildFailed(
+                f"{new} differs from {old}: {new_count} documents against {old_count}, "
+                f"hash {new_hash[:12]} against {old_hash[:12]}"
+            )
+
+
+async def content_hash(
+    db: Database, collection: str, keep_alive: Callable[[], Awaitable[object]] | None = None
+) -> tuple[int, str]:
+    """How many documents, and a hash of all of them in `_id` order (field order counts:
+    both sides are written by the same code)."""
+    digest = hashlib.sha256()
+    count = 0
+    async for document in db[collection].find().sort("_id"):
+        digest.update(bson.encode(document))
+        count += 1
+        if keep_alive is not None and count % 5000 == 0:
+            await keep_alive()
+    return count, digest.hexdigest()
+
+
+async def _set(db: Database, name: str, **fields: object) -> ProjectionStatus:
+    changes = {**fields, "updated_at": _now()}
+    await db[STATUS].update_one({"_id": name}, {"$set": changes})
+    return await read_status(db, name)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
