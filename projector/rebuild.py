@@ -106,7 +106,11 @@ async def _begin(rebuild: Rebuild, from_scratch: bool) -> ProjectionStatus:
     name = rebuild_name(rebuild.name)
     raw = await db[STATUS].find_one({"_id": name})
     current = None if raw is None else ProjectionStatus.model_validate(raw)
-    if current is not None and current.generation == live.generation and current.generation:
+    if (
+        current is not None
+        and current.phase is RebuildPhase.SWITCHING
+        and current.generation == live.generation
+    ):
         # Killed after the switch, before saying so: the switch stands.
         return await _set(db, name, phase=RebuildPhase.DONE, finished_at=_now())
     resumable = current is not None and current.phase in (
