@@ -7,7 +7,9 @@ import structlog
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from readmodel.collections import ensure_indexes
+from query_api.consistency import PROJECTION
+from readmodel.collections import LIVE, STATUS, ReadCollections, ensure_indexes
+from readmodel.documents import ProjectionStatus
 
 log = structlog.get_logger()
 
@@ -23,7 +25,7 @@ async def ensure_indexes_eventually(db: AsyncDatabase[dict[str, object]]) -> Non
     while True:
         try:
             with pymongo.timeout(BUILD_SECONDS):
-                await ensure_indexes(db)
+                await ensure_indexes(db, await _live_collections(db))
         except PyMongoError as error:
             log.warning("indexes not created yet", error=repr(error)[:300], retry_in=delay)
             await asyncio.sleep(delay)
@@ -31,3 +33,10 @@ async def ensure_indexes_eventually(db: AsyncDatabase[dict[str, object]]) -> Non
         else:
             log.info("indexes ready", database=db.name)
             return
+
+
+async def _live_collections(db: AsyncDatabase[dict[str, object]]) -> ReadCollections:
+    # After a rebuild the documents live elsewhere (see `projector.rebuild`); a rebuild makes
+    # the new collections' indexes itself, before it writes to them.
+    raw = await db[STATUS].find_one({"_id": PROJECTION})
+    return LIVE if raw is None else ProjectionStatus.model_validate(raw).collections
