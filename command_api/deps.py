@@ -1,12 +1,15 @@
-"""Typed dependencies: the one way a route gets a DB session or its command context."""
+"""Typed dependencies: the one way a route gets a DB session, its command context, or (for
+the admin routes) the projections' stores and the projector's queue."""
 
 import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
+from arq.connections import ArqRedis
 from fastapi import Depends, Header, Request
+from pymongo.asynchronous.database import AsyncDatabase
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from command_api.preconditions import IfMatch, MalformedIfMatch
@@ -23,6 +26,31 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(_session)]
+
+
+def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    return sessions
+
+
+# For work that opens sessions of its own, like measuring a projection's lag.
+SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
+
+
+def _read_store(request: Request) -> AsyncDatabase[dict[str, Any]]:
+    db: AsyncDatabase[dict[str, Any]] = request.app.state.read_store
+    return db
+
+
+ReadStoreDep = Annotated[AsyncDatabase[dict[str, Any]], Depends(_read_store)]
+
+
+def _projector_queue(request: Request) -> ArqRedis:
+    queue: ArqRedis = request.app.state.projector_queue
+    return queue
+
+
+ProjectorQueueDep = Annotated[ArqRedis, Depends(_projector_queue)]
 
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 

@@ -3,6 +3,8 @@
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -65,6 +67,20 @@ def _is_outage(exc: DBAPIError) -> bool:
     return isinstance(sqlstate, str) and sqlstate.startswith(("08", "57P"))
 
 
+async def _on_admin_store_down(request: Request, exc: Exception) -> JSONResponse:
+    # Only the admin routes reach MongoDB or wait on Redis; commands never do (guarantee 6).
+    store = "MongoDB" if isinstance(exc, PyMongoError) else "Redis"
+    log.warning(f"{store.lower()} unavailable", path=request.url.path, error=repr(exc)[:300])
+    return problem_response(
+        Problem(
+            503,
+            f"{store} unavailable",
+            f"{store} did not answer in time; try again shortly",
+            headers={"Retry-After": "5"},
+        )
+    )
+
+
 REFUSALS: tuple[type[Exception], ...] = (
     DomainError,
     PreconditionFailed,
@@ -80,3 +96,5 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(refusal, _on_domain)
     for outage in OUTAGES:
         app.add_exception_handler(outage, _on_database_down)
+    for outage in (PyMongoError, RedisError):
+        app.add_exception_handler(outage, _on_admin_store_down)

@@ -7,6 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, JsonValue, field_validator, model_validator
 
 from domain.values import Email, Money, Name, Product, Quantity
+from projector.overview import ProjectionOverview
 
 
 class _Body(BaseModel):
@@ -88,3 +89,25 @@ class FeedPage(BaseModel):
     events: list[EventOut]
     # Pass as `after` for the next page; equal to the request's `after` when caught up.
     next: str
+
+
+class RebuildOptions(_Body):
+    # Strict: `"false"` or `0` is refused rather than taken for a flag (guarantee 8).
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    from_scratch: bool = False  # drop an interrupted rebuild instead of resuming it
+    keep_old: bool = False  # keep the replaced collections, for a rollback
+
+
+class RebuildQueued(BaseModel):
+    """A rebuild waiting for the projector: follow it at `status` (the `Location`)."""
+
+    job_id: str
+    projection: str
+    from_scratch: bool
+    keep_old: bool
+    status: str
+
+
+class ProjectionList(BaseModel):
+    projections: list[ProjectionOverview]

@@ -11,19 +11,28 @@ from redis.exceptions import RedisError
 
 from command_api.metrics import WAKEUP_FAILURES
 from projector import CATCH_UP_JOB
+from settings import Settings
 
 log = structlog.get_logger()
 
 
+def projector_queue(settings: Settings) -> ArqRedis:
+    """The arq queue the projector works from: wake-ups and rebuilds are enqueued here.
+
+    Built without connecting, so that the API starts while Redis is down; every call is
+    bounded by `redis_timeout_seconds`.
+    """
+    pool = ConnectionPool.from_url(
+        settings.redis_url,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+        socket_timeout=settings.redis_timeout_seconds,
+    )
+    return ArqRedis(pool, default_queue_name=settings.projector_queue)
+
+
 class ProjectorWakeup:
-    def __init__(self, redis_url: str, queue_name: str, timeout_seconds: float) -> None:
-        # Built without connecting, so that the API starts while Redis is down.
-        pool = ConnectionPool.from_url(
-            redis_url,
-            socket_connect_timeout=timeout_seconds,
-            socket_timeout=timeout_seconds,
-        )
-        self._redis = ArqRedis(pool, default_queue_name=queue_name)
+    def __init__(self, queue: ArqRedis) -> None:
+        self._redis = queue
 
     async def wake(self) -> None:
         try:
@@ -37,6 +46,3 @@ class ProjectorWakeup:
             return bool(await self._redis.ping())
         except (RedisError, OSError):
             return False
-
-    async def close(self) -> None:
-        await self._redis.aclose()

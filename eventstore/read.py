@@ -120,12 +120,7 @@ async def feed_lag(
     session: AsyncSession, after: Position, cap: int = 100_000
 ) -> tuple[int, datetime | None]:
     """How many events lie after `after` (counted up to `cap`), and when the oldest was recorded."""
-    pending = (
-        select(events.c.recorded_at)
-        .where(_key() > _at(after))
-        .limit(cap)
-        .subquery()
-    )
+    pending = select(events.c.recorded_at).where(_key() > _at(after)).limit(cap).subquery()
     row = (
         await (await session.connection()).execute(
             select(func.count(), func.min(pending.c.recorded_at))

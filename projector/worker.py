@@ -1,4 +1,5 @@
-"""The arq worker: a wake-up job after each commit, and a cron job as the safety net.
+"""The arq worker: a wake-up job after each commit, a cron job as the safety net, and the
+rebuild job that `POST /admin/projections/{name}/rebuild` enqueues.
 
 One catch-up per projection at a time, across processes: a Redis lock guards the run, and
 a wake-up that finds it taken leaves a `pending` mark that the holder honours before it
@@ -20,13 +21,18 @@ from eventstore.database import create_engine, create_sessions
 from projector import CATCH_UP_JOB
 from projector.catch_up import Projection, catch_up_with_retries
 from projector.coordination import lock_key, pause_key, pending_key
+from projector.overview import PROJECTIONS
+from projector.rebuild import Rebuild, RebuildFailed, run_rebuild
 from projector.storage import read_status
 from readmodel.collections import ensure_indexes
+from readmodel.documents import ProjectionStatus
 from settings import Settings, get_settings
 from web.logging import configure_logging
 
 log = structlog.get_logger()
 RUN_BUDGET_SECONDS = 240
+# The job the command API enqueues for `POST /admin/projections/{name}/rebuild`.
+REBUILD_JOB = "rebuild"
 
 
 def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
@@ -114,10 +120,60 @@ async def catch_up_job(ctx: dict[str, Any]) -> int:
     return applied
 
 
+async def rebuild_job(
+    ctx: dict[str, Any], name: str, from_scratch: bool = False, keep_old: bool = False
+) -> str:
+    """Rebuild one projection (guarantee 7); returns a summary for arq's log.
+
+    A refusal to switch is an outcome, not a fault: the rebuild's status document records it
+    for `GET /admin/projections/{name}`, and the live projection is as it was. A store fault
+    raises; the job is not retried (`max_tries=1`), and the next rebuild resumes this one.
+    """
+    if name not in PROJECTIONS:
+        log.error("rebuild of an unknown projection", projection=name)
+        return f"no projection named {name!r}"
+    live: Projection = ctx["projection"]
+    settings: Settings = ctx["settings"]
+    rebuild = Rebuild(
+        projection=Projection(live.sessions, live.db, name, live.batch_size),
+        redis=ctx["redis"],
+        lock_seconds=settings.projector_lock_seconds,
+        keep_old=keep_old,
+    )
+    log.info("rebuild job started", projection=name, from_scratch=from_scratch, keep_old=keep_old)
+    try:
+        done = await run_rebuild(rebuild, from_scratch=from_scratch, progress=_log_progress)
+    except RebuildFailed as error:
+        log.error("rebuild failed", projection=name, error=str(error)[:500])
+        return f"rebuild of {name} failed: {error}"
+    log.info("rebuild job done", projection=name, generation=done.generation)
+    return f"rebuilt {name}: generation {done.generation}, {done.events_applied} events replayed"
+
+
+async def _log_progress(status: ProjectionStatus) -> None:
+    log.info(
+        "rebuild progress",
+        projection=status.name,
+        phase=status.phase,
+        events_applied=status.events_applied,
+        events_total=status.events_total,
+    )
+
+
 def worker_settings(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for arq's `Worker`, from the service's settings."""
     return {
-        "functions": [func(catch_up_job, name=CATCH_UP_JOB, keep_result=0, max_tries=3)],
+        "functions": [
+            func(catch_up_job, name=CATCH_UP_JOB, keep_result=0, max_tries=3),
+            # Never retried by arq: a rebuild that died resumes when an operator asks again.
+            func(
+                rebuild_job,
+                name=REBUILD_JOB,
+                keep_result=0,
+                max_tries=1,
+                timeout=settings.rebuild_timeout_seconds,
+            ),
+        ],
         "cron_jobs": [
             cron(catch_up_job, name="catch_up_cron", second=set(range(0, 60, 2)), keep_result=0)
         ],

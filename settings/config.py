@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     projector_metrics_host: str = "127.0.0.1"
     # A crashed projector's lock frees itself after this; a live one renews it every batch.
     projector_lock_seconds: float = Field(default=10.0, gt=0)
+    # The arq timeout of one rebuild job (`POST /admin/projections/{name}/rebuild`): a rebuild
+    # replays the whole feed, far longer than a catch-up.
+    rebuild_timeout_seconds: float = Field(default=3600.0, gt=0)
 
     @field_validator("write_tokens", "read_tokens", "admin_tokens", mode="before")
     @classmethod
