@@ -2,38 +2,19 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
-from pymongo import AsyncMongoClient
 
 from command_api.errors import install_error_handlers
 from command_api.routes import admin, events, operations, orders, users
 from command_api.wakeup import ProjectorWakeup, projector_queue
 from eventstore.database import create_engine, create_sessions
+from readmodel.client import mongo_client
 from settings import Settings, get_settings
 from web.auth import TokenRing
 from web.logging import configure_logging
 from web.middleware import BodyLimit, RequestContext
 from web.problems import install_problem_handlers
-
-
-def read_store_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
-    """MongoDB, for the admin endpoints' projection status only: no command touches it.
-
-    It connects lazily and bounds every operation (`timeoutMS`), so MongoDB down costs an
-    admin request a 503, and never the API's start or a command (guarantee 6).
-    """
-    timeout_ms = int(settings.mongo_timeout_seconds * 1000)
-    return AsyncMongoClient(
-        settings.mongodb_url,
-        timeoutMS=timeout_ms,
-        serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=timeout_ms,
-        socketTimeoutMS=timeout_ms,
-        tz_aware=True,
-        appname="command_api",
-    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -48,7 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         queue = projector_queue(settings)
         app.state.projector_queue = queue
         app.state.wakeup = ProjectorWakeup(queue)
-        mongo = read_store_client(settings)
+        mongo = mongo_client(settings, "command_api")
         app.state.read_store = mongo[settings.mongodb_db]
         try:
             yield

@@ -18,12 +18,13 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import LockError
 
 from eventstore.database import create_engine, create_sessions
-from projector import CATCH_UP_JOB
+from projector import CATCH_UP_JOB, REBUILD_JOB
 from projector.catch_up import Projection, catch_up_with_retries
 from projector.coordination import lock_key, pause_key, pending_key
 from projector.overview import PROJECTIONS
 from projector.rebuild import Rebuild, RebuildFailed, run_rebuild
 from projector.storage import read_status
+from readmodel.client import mongo_client as readmodel_client
 from readmodel.collections import ensure_indexes
 from readmodel.documents import ProjectionStatus
 from settings import Settings, get_settings
@@ -32,18 +33,10 @@ from web.logging import configure_logging
 log = structlog.get_logger()
 RUN_BUDGET_SECONDS = 240
 # The job the command API enqueues for `POST /admin/projections/{name}/rebuild`.
-REBUILD_JOB = "rebuild"
 
 
 def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
-    timeout_ms = int(settings.mongo_timeout_seconds * 1000)
-    return AsyncMongoClient(
-        settings.mongodb_url,
-        serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=timeout_ms,
-        socketTimeoutMS=timeout_ms * 5,
-        tz_aware=True,
-    )
+    return readmodel_client(settings, "projector", bounded=False)
 
 
 async def startup(ctx: dict[str, Any]) -> None:

@@ -7,16 +7,15 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
-from pymongo import AsyncMongoClient
 
 from query_api.consistency import CheckpointReader, PositionHeader
 from query_api.deps import ReadModel
 from query_api.errors import install_error_handlers
 from query_api.indexes import ensure_indexes_eventually
 from query_api.routes import operations, orders, users
+from readmodel.client import mongo_client
 from readmodel.collections import STATUS
 from settings import Settings, get_settings
 from web.auth import TokenRing
@@ -25,29 +24,13 @@ from web.middleware import BodyLimit, RequestContext
 from web.problems import install_problem_handlers
 
 
-def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
-    # Every operation is bounded (`timeoutMS` covers server selection, connecting and the
-    # answer), so a MongoDB that is down or frozen costs a request this long and a 503, not a
-    # hang. The client connects lazily: building it needs no server.
-    timeout_ms = int(settings.mongo_timeout_seconds * 1000)
-    return AsyncMongoClient(
-        settings.mongodb_url,
-        timeoutMS=timeout_ms,
-        serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=timeout_ms,
-        socketTimeoutMS=timeout_ms,
-        tz_aware=True,
-        appname="query_api",
-    )
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = mongo_client(settings)
+        client = mongo_client(settings, "query_api")
         db = client[settings.mongodb_db]
         app.state.db = db
         app.state.read_model = ReadModel(

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Body, Depends, Response
 
 from command_api.deps import ProjectorQueueDep, ReadStoreDep, SessionsDep
 from command_api.schemas import ProjectionList, RebuildOptions, RebuildQueued
+from projector import REBUILD_JOB
 from projector.overview import PROJECTIONS, ProjectionOverview, overview
-from projector.worker import REBUILD_JOB
 from web.auth import Access, require
 from web.problems import PROBLEM_RESPONSES, Problem
 

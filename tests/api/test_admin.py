@@ -15,8 +15,8 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from fastapi import FastAPI
 
 from command_api.app import create_app
+from projector import REBUILD_JOB
 from projector.overview import ProjectionOverview
-from projector.worker import REBUILD_JOB
 from settings import Settings
 from tests.conftest import ADMIN_TOKEN, READ_TOKEN, WRITE_TOKEN, client_for, unique_email
 from tests.support.mongo import MongoServer

@@ -8,7 +8,8 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker
 from sqlalchemy import text
 
-from projector.worker import REBUILD_JOB, rebuild_job, worker_settings
+from projector import REBUILD_JOB
+from projector.worker import rebuild_job, worker_settings
 from readmodel.collections import ReadCollections
 from tests.conftest import ADMIN_TOKEN
 from tests.projector import workload
