@@ -6,6 +6,10 @@ from pymongo import AsyncMongoClient
 
 from settings import Settings
 
+# How long one bulk write of a large batch (a rebuild writes thousands of documents at once)
+# may take on a busy server before the projector calls MongoDB down and retries.
+BULK_WRITE_SECONDS = 120
+
 
 def mongo_client(
     settings: Settings, app_name: str, *, bounded: bool = True
@@ -22,7 +26,7 @@ def mongo_client(
     limits: dict[str, Any] = (
         {"timeoutMS": timeout_ms, "socketTimeoutMS": timeout_ms}
         if bounded
-        else {"socketTimeoutMS": timeout_ms * 5}
+        else {"socketTimeoutMS": BULK_WRITE_SECONDS * 1000}
     )
     return AsyncMongoClient(
         settings.mongodb_url,
