@@ -38,7 +38,7 @@ async def wait_until_settled(stack: Stack, within: float = 60.0) -> None:
 async def test_sigkilled_projectors_leave_documents_equal_to_a_clean_projection(
     stack: Stack, full_size: bool
 ) -> None:
-    kills = 6 if full_size else 3
+    kills = 10 if full_size else 5
     projector = ProjectorProcess(
         stack.settings.model_copy(update={"projector_batch_size": 7, "projector_lock_seconds": 1.0})
     )
