@@ -20,7 +20,9 @@ WAIT_SECONDS = 20.0
 async def reader(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     projector = ProjectorProcess(stack.settings)
     projector.start()
-    settings = stack.settings.model_copy(update={"min_position_wait_seconds": WAIT_SECONDS})
+    settings = stack.settings.model_copy(
+        update={"min_position_wait_seconds": WAIT_SECONDS, "mongo_timeout_seconds": 5.0}
+    )
     try:
         async with running(settings) as app, client_for(app, READ_TOKEN) as client:
             yield client

@@ -98,7 +98,10 @@ async def test_readers_never_miss_a_user_and_writes_flow_during_a_rebuild(
     known = {u["_id"]: len(u["orders"]) for u in await stack.db.users.find().to_list()}
     projector = ProjectorProcess(stack.settings.model_copy(update={"projector_lock_seconds": 1.0}))
     projector.start()
-    settings = stack.settings.model_copy(update={"min_position_wait_seconds": 20.0})
+    # Generous bounds: on two busy cores a read may wait, but must never miss.
+    settings = stack.settings.model_copy(
+        update={"min_position_wait_seconds": 20.0, "mongo_timeout_seconds": 5.0}
+    )
     rebuilding = True
     checked = 0
 
