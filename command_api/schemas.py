@@ -7,6 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, JsonValue, field_validator, model_validator
 
 from domain.values import Email, Money, Name, Product, Quantity
+from eventstore import RecordedEvent
 from projector.overview import ProjectionOverview
 
 
@@ -78,6 +79,21 @@ class EventOut(BaseModel):
     data: dict[str, JsonValue]
     metadata: dict[str, JsonValue]
     recorded_at: datetime
+
+    @classmethod
+    def of(cls, record: RecordedEvent) -> "EventOut":
+        return cls(
+            position=str(record.position),
+            event_id=record.event_id,
+            stream_id=record.stream_id,
+            stream_type=record.stream_type,
+            version=record.version,
+            type=record.event_type,
+            schema_version=record.schema_version,
+            data=record.data,
+            metadata=record.metadata,
+            recorded_at=record.recorded_at,
+        )
 
 
 class StreamHistory(BaseModel):

@@ -114,7 +114,7 @@ def stream(
     records = run(target, _history(target.settings, stream_id))
     if not records:
         fail(f"no stream with id {stream_id}")
-    history = StreamHistory(stream_id=stream_id, events=[event_out(r) for r in records])
+    history = StreamHistory(stream_id=stream_id, events=[EventOut.of(r) for r in records])
     if as_json:
         typer.echo(history.model_dump_json(indent=2))
     else:
@@ -146,19 +146,3 @@ def history_table(records: list[RecordedEvent]) -> Table:
             Syntax(data, "json", background_color="default", word_wrap=True),
         )
     return table
-
-
-def event_out(record: RecordedEvent) -> EventOut:
-    # The command API's event shape, so that `--json` matches GET /{users,orders}/{id}/events.
-    return EventOut(
-        position=str(record.position),
-        event_id=record.event_id,
-        stream_id=record.stream_id,
-        stream_type=record.stream_type,
-        version=record.version,
-        type=record.event_type,
-        schema_version=record.schema_version,
-        data=record.data,
-        metadata=record.metadata,
-        recorded_at=record.recorded_at,
-    )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from command_api.deps import SessionDep
 from command_api.schemas import EventOut, FeedPage, StreamHistory
 from domain import order, user
-from eventstore import START, InvalidPosition, Position, RecordedEvent, load_stream, read_feed_page
+from eventstore import START, InvalidPosition, Position, load_stream, read_feed_page
 from web.auth import ReadCaller
 from web.problems import PROBLEM_RESPONSES, Problem
 
@@ -44,7 +44,7 @@ async def feed(
     async with session.begin():
         events = await read_feed_page(session, start, limit)
     return FeedPage(
-        events=[_out(e) for e in events], next=str(events[-1].position if events else start)
+        events=[EventOut.of(e) for e in events], next=str(events[-1].position if events else start)
     )
 
 
@@ -53,19 +53,4 @@ async def _history(session: SessionDep, stream_id: UUID, stream_type: str) -> St
         records = await load_stream(session, stream_id)
     if not records or records[0].stream_type != stream_type:
         raise Problem(404, "Not found", f"no such {stream_type}")
-    return StreamHistory(stream_id=stream_id, events=[_out(r) for r in records])
-
-
-def _out(record: RecordedEvent) -> EventOut:
-    return EventOut(
-        position=str(record.position),
-        event_id=record.event_id,
-        stream_id=record.stream_id,
-        stream_type=record.stream_type,
-        version=record.version,
-        type=record.event_type,
-        schema_version=record.schema_version,
-        data=record.data,
-        metadata=record.metadata,
-        recorded_at=record.recorded_at,
-    )
+    return StreamHistory(stream_id=stream_id, events=[EventOut.of(r) for r in records])

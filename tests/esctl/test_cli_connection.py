@@ -5,7 +5,7 @@ import asyncio
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -20,23 +20,7 @@ from esctl.stores import asyncpg_dsn
 from projector.storage import read_status
 from settings import Settings
 from tests.esctl.cli import esctl, populate, stores_env
-from tests.projector.conftest import Stack, build_stack, settle, stack_settings
-from tests.support.databases import migrated_database
-from tests.support.mongo import MongoServer
-
-
-@pytest.fixture
-def es_database() -> Iterator[str]:
-    with migrated_database("es_cli") as url:
-        yield url
-
-
-@pytest.fixture
-async def stack(
-    es_database: str, mongo_server: MongoServer, settings: Settings
-) -> AsyncIterator[Stack]:
-    async with build_stack(stack_settings(es_database, mongo_server, settings)) as built:
-        yield built
+from tests.projector.conftest import Stack, settle
 
 
 def silent_stores() -> dict[str, str | None]:

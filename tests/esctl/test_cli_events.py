@@ -7,35 +7,15 @@ import re
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import pytest
-
 from eventstore import START, read_feed_page
-from settings import Settings
 from tests.conftest import unique_email
 from tests.esctl.cli import esctl, populate, stores_env
-from tests.projector.conftest import Stack, build_stack, settle, stack_settings
-from tests.support.databases import migrated_database
-from tests.support.mongo import MongoServer
+from tests.projector.conftest import Stack, settle
 
 ESCTL = Path(sys.executable).with_name("esctl")  # the console script the install puts on PATH
 FEED_LINE = re.compile(r"^(\d+-\d+)  (\w+)/([0-9a-f-]{36})  v(\d+)  (\w+)  (\{.*\})$")
-
-
-@pytest.fixture
-def es_database() -> Iterator[str]:
-    with migrated_database("es_cli") as url:
-        yield url
-
-
-@pytest.fixture
-async def stack(
-    es_database: str, mongo_server: MongoServer, settings: Settings
-) -> AsyncIterator[Stack]:
-    async with build_stack(stack_settings(es_database, mongo_server, settings)) as built:
-        yield built
 
 
 def feed_lines(output: str) -> list[re.Match[str]]:

@@ -2,7 +2,6 @@
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from sqlalchemy import text
@@ -12,26 +11,9 @@ from eventstore import EventMetadata, NewEvent, StreamWrite, append, load_stream
 from projector import rebuild as rebuild_module
 from projector.storage import read_status
 from readmodel.collections import STATUS, ReadCollections
-from settings import Settings
 from tests.conftest import count_events
 from tests.esctl.cli import documents, esctl, populate, stores_env
-from tests.projector.conftest import Stack, build_stack, settle, stack_settings
-from tests.support.databases import migrated_database
-from tests.support.mongo import MongoServer
-
-
-@pytest.fixture
-def es_database() -> Iterator[str]:
-    with migrated_database("es_cli") as url:
-        yield url
-
-
-@pytest.fixture
-async def stack(
-    es_database: str, mongo_server: MongoServer, settings: Settings
-) -> AsyncIterator[Stack]:
-    async with build_stack(stack_settings(es_database, mongo_server, settings)) as built:
-        yield built
+from tests.projector.conftest import Stack, settle
 
 
 async def status_json(stack: Stack) -> dict[str, object]:
