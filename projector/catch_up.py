@@ -51,6 +51,11 @@ class Projection:
     name: str = "main"
     batch_size: int = 500
 
+    @property
+    def scope(self) -> str:
+        """Names the projection among all that share a Redis: its database and its name."""
+        return f"{self.db.name}:{self.name}"
+
 
 async def catch_up(
     projection: Projection,

@@ -157,9 +157,9 @@ async def _switch(rebuild: Rebuild, progress: Progress | None) -> ProjectionStat
     name = rebuild_name(rebuild.name)
     await _set(db, name, phase=RebuildPhase.SWITCHING)
     seconds = rebuild.lock_seconds
-    paused = pause_key(rebuild.name)
+    paused = pause_key(rebuild.projection.scope)
     lock: Lock = rebuild.redis.lock(
-        lock_key(rebuild.name), timeout=seconds, blocking_timeout=SWITCH_WAIT_SECONDS
+        lock_key(rebuild.projection.scope), timeout=seconds, blocking_timeout=SWITCH_WAIT_SECONDS
     )
 
     async def keep_alive() -> None:

@@ -79,8 +79,8 @@ async def catch_up_job(ctx: dict[str, Any]) -> int:
     projection: Projection = ctx["projection"]
     redis: ArqRedis = ctx["redis"]
     lock_seconds = ctx["settings"].projector_lock_seconds
-    pending, lock = pending_key(projection.name), lock_key(projection.name)
-    paused = pause_key(projection.name)
+    pending, lock = pending_key(projection.scope), lock_key(projection.scope)
+    paused = pause_key(projection.scope)
     try:
         await _ensure_indexes_once(ctx)
     except PyMongoError as error:  # still down: the cron job comes back in a moment

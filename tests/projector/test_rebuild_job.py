@@ -9,6 +9,7 @@ from arq.worker import Worker
 from sqlalchemy import text
 
 from projector import REBUILD_JOB
+from projector.coordination import lock_key, pending_key
 from projector.worker import rebuild_job, worker_settings
 from readmodel.collections import ReadCollections
 from tests.conftest import ADMIN_TOKEN
@@ -28,7 +29,7 @@ async def queue(stack: Stack) -> AsyncIterator[ArqRedis]:
     yield redis
     jobs = [job_id.decode() for job_id in await redis.zrange(name, 0, -1)]
     await redis.delete(name, *(f"arq:job:{job_id}" for job_id in jobs))
-    await redis.delete("projection:main:pending", "projection:main:lock")
+    await redis.delete(pending_key(stack.projection.scope), lock_key(stack.projection.scope))
     await redis.aclose()
 
 

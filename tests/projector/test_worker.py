@@ -8,6 +8,7 @@ import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from eventstore import feed_lag
+from projector.coordination import lock_key, pending_key
 from projector.storage import checkpoint_of, read_status
 from projector.worker import catch_up_job
 from tests.projector import workload
@@ -18,7 +19,7 @@ from tests.projector.conftest import Stack
 async def job_context(stack: Stack) -> AsyncIterator[dict[str, Any]]:
     redis: ArqRedis = await create_pool(RedisSettings.from_dsn(stack.settings.redis_url))
     yield {"redis": redis, "projection": stack.projection, "settings": stack.settings}
-    await redis.delete("projection:main:pending", "projection:main:lock")
+    await redis.delete(pending_key(stack.projection.scope), lock_key(stack.projection.scope))
     await redis.aclose()
 
 
