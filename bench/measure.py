@@ -1,0 +1,123 @@
+"""What one measurement is, and how an in-process load is driven and timed.
+
+Every figure is throughput plus latency percentiles; ratios compare two figures of the same
+run, which is what stays meaningful on a noisy machine.
+"""
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One subject measured in one scenario at one concurrency."""
+
+    scenario: str
+    subject: str
+    concurrency: int
+    operations: int
+    seconds: float
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+    errors: int = 0
+    unit: str = "ops"
+    note: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.scenario}/{self.subject}/c{self.concurrency}"
+
+    @property
+    def rate(self) -> float:
+        return self.operations / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """`subject` over `baseline`, by throughput, with the issue's target when it sets one."""
+
+    name: str
+    subject: str  # a Figure.key
+    baseline: str  # a Figure.key
+    value: float
+    target: float | None = None
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.target is None else self.value >= self.target
+
+
+@dataclass
+class Results:
+    figures: list[Figure] = field(default_factory=list)
+    ratios: list[Ratio] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # scenario: why
+
+    def add(self, figure: Figure) -> Figure:
+        self.figures.append(figure)
+        print(f"  {figure.key}: {figure.rate:,.0f} {figure.unit}/s", flush=True)
+        return figure
+
+    def compare(
+        self, name: str, subject: Figure, baseline: Figure, target: float | None = None
+    ) -> None:
+        value = subject.rate / baseline.rate if baseline.rate else math.nan
+        self.ratios.append(Ratio(name, subject.key, baseline.key, value, target))
+
+
+def percentile(sorted_ms: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of an ascending sequence."""
+    if not sorted_ms:
+        return math.nan
+    rank = max(math.ceil(fraction * len(sorted_ms)) - 1, 0)
+    return sorted_ms[rank]
+
+
+def latency_figure(
+    scenario: str,
+    subject: str,
+    concurrency: int,
+    latencies_ms: list[float],
+    seconds: float,
+    *,
+    errors: int = 0,
+    unit: str = "ops",
+    note: str = "",
+) -> Figure:
+    ordered = sorted(latencies_ms)
+    return Figure(
+        scenario,
+        subject,
+        concurrency,
+        operations=len(ordered),
+        seconds=seconds,
+        p50_ms=percentile(ordered, 0.50),
+        p99_ms=percentile(ordered, 0.99),
+        max_ms=ordered[-1] if ordered else None,
+        errors=errors,
+        unit=unit,
+        note=note,
+    )
+
+
+async def drive(
+    operation: Callable[[int], Awaitable[object]], concurrency: int, seconds: float
+) -> tuple[list[float], float]:
+    """Run `operation(worker)` in `concurrency` loops for `seconds`; every latency in ms, and
+    the time the loops took (each finishes the operation under way when time is up)."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def worker(number: int) -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter_ns()
+            await operation(number)
+            latencies.append((time.perf_counter_ns() - started) / 1e6)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(n) for n in range(concurrency)))
+    return latencies, time.perf_counter() - started

@@ -1,0 +1,101 @@
+"""The run's figures as a markdown table and as a JSON file."""
+
+import json
+import math
+import os
+import platform
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.measure import Figure, Ratio, Results
+from bench.sizes import Sizes
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None or math.isnan(value) else f"{value:.1f}"
+
+
+def markdown(results: Results) -> str:
+    lines = [
+        "| scenario | subject | concurrency | throughput | p50 ms | p99 ms | max ms | errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for figure in results.figures:
+        lines.append(
+            f"| {figure.scenario} | {figure.subject} | {figure.concurrency} "
+            f"| {figure.rate:,.0f} {figure.unit}/s | {_ms(figure.p50_ms)} "
+            f"| {_ms(figure.p99_ms)} | {_ms(figure.max_ms)} | {figure.errors} |"
+        )
+    if results.ratios:
+        lines += ["", "| ratio (throughput) | value | target |", "| --- | ---: | ---: |"]
+        for ratio in results.ratios:
+            target = "" if ratio.target is None else f"≥ {ratio.target:g}x"
+            mark = {None: "", True: " ✓", False: " ✗"}[ratio.met]
+            lines.append(f"| {ratio.name} | {ratio.value:.2f}x{mark} | {target} |")
+    for name, why in results.failed.items():
+        lines.append(f"\n**{name} failed**: {why}")
+    return "\n".join(lines)
+
+
+def _figure(figure: Figure) -> dict[str, Any]:
+    return {
+        "key": figure.key,
+        "scenario": figure.scenario,
+        "subject": figure.subject,
+        "concurrency": figure.concurrency,
+        "operations": figure.operations,
+        "seconds": round(figure.seconds, 4),
+        "throughput": round(figure.rate, 2),
+        "unit": f"{figure.unit}/s",
+        "p50_ms": _number(figure.p50_ms),
+        "p99_ms": _number(figure.p99_ms),
+        "max_ms": _number(figure.max_ms),
+        "errors": figure.errors,
+        "note": figure.note,
+    }
+
+
+def _ratio(ratio: Ratio) -> dict[str, Any]:
+    return {
+        "name": ratio.name,
+        "subject": ratio.subject,
+        "baseline": ratio.baseline,
+        "value": _number(ratio.value),
+        "target": ratio.target,
+        "met": ratio.met,
+    }
+
+
+def _number(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else round(value, 3)
+
+
+def write_json(
+    results: Results,
+    path: Path,
+    *,
+    sizes: Sizes,
+    quick: bool,
+    scenarios: list[str],
+    embedded: list[str],
+) -> None:
+    document = {
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+        "sizes": asdict(sizes),
+        "scenarios": scenarios,
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average": list(os.getloadavg()),
+        },
+        "embedded_stores": embedded,
+        "figures": [_figure(figure) for figure in results.figures],
+        "ratios": [_ratio(ratio) for ratio in results.ratios],
+        "failed": results.failed,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")

@@ -1,0 +1,111 @@
+"""Scenario 5: freshness at a steady command rate, with the whole system running as in
+production: command API, projector and query API, each a process of its own.
+
+Commands (`POST /users`) are sent on a fixed schedule (open loop: a slow answer does not
+slow the rate). After each answer, a read of the new user with `Min-Position` set to the
+command's `Event-Position`: the query API answers once the projection has applied it. The
+figure is the time from the command's answer to that read's answer (it includes the read's
+own round trip); a read that gives up (503 after the query API's bounded wait) is an error.
+"""
+
+import asyncio
+import time
+
+import httpx
+
+from bench.context import Context
+from bench.measure import latency_figure
+from bench.services import Tokens, command_api, projector, query_api
+
+SCENARIO = "freshness"
+
+
+async def run(context: Context) -> None:
+    stores, sizes, results = context.stores, context.sizes, context.results
+    tokens = Tokens.new()
+    settings = stores.settings(
+        await stores.new_postgres_database("fresh", migrated=True),
+        stores.new_mongo_database("fresh"),
+    )
+    async with (
+        command_api(stores, settings, tokens) as commands,
+        query_api(stores, settings, tokens) as queries,
+        projector(stores, settings, tokens),
+        httpx.AsyncClient(base_url=commands, headers=_bearer(tokens.write), timeout=30) as writer,
+        httpx.AsyncClient(base_url=queries, headers=_bearer(tokens.read), timeout=30) as reader,
+    ):
+        steady = _Steady(writer, reader)
+        await steady.run(sizes.freshness_rate, sizes.warmup_seconds)
+        steady = _Steady(writer, reader)
+        seconds = await steady.run(sizes.freshness_rate, sizes.freshness_seconds)
+    note = f"offered {sizes.freshness_rate:g} POST /users/s (open loop); throughput = completed/s"
+    results.add(
+        latency_figure(
+            SCENARIO,
+            "command answered → visible in query API",
+            1,
+            steady.freshness_ms,
+            seconds,
+            errors=steady.errors,
+            unit="commands",
+            note=note,
+        )
+    )
+    results.add(
+        latency_figure(
+            SCENARIO,
+            "command latency at that rate",
+            1,
+            steady.command_ms,
+            seconds,
+            errors=steady.errors,
+            unit="commands",
+            note=note,
+        )
+    )
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class _Steady:
+    def __init__(self, writer: httpx.AsyncClient, reader: httpx.AsyncClient) -> None:
+        self.writer = writer
+        self.reader = reader
+        self.freshness_ms: list[float] = []
+        self.command_ms: list[float] = []
+        self.errors = 0
+
+    async def run(self, rate: float, seconds: float) -> float:
+        """Send `rate` commands a second for `seconds`; returns how long until all were seen."""
+        count = max(1, round(rate * seconds))
+        started = time.perf_counter()
+        async with asyncio.TaskGroup() as group:
+            for n in range(count):
+                await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
+                group.create_task(self._one(n))
+        return time.perf_counter() - started
+
+    async def _one(self, n: int) -> None:
+        sent = time.perf_counter()
+        body = {"name": f"Fresh {n}", "email": f"fresh-{n}-{time.time_ns()}@example.com"}
+        try:
+            command = await self.writer.post("/users", json=body)
+            answered = time.perf_counter()
+            if command.status_code != 201:
+                self.errors += 1
+                return
+            read = await self.reader.get(
+                f"/users/{command.json()['id']}",
+                headers={"Min-Position": command.headers["Event-Position"]},
+            )
+            seen = time.perf_counter()
+        except httpx.HTTPError:
+            self.errors += 1
+            return
+        if read.status_code != 200:
+            self.errors += 1
+            return
+        self.command_ms.append((answered - sent) * 1000)
+        self.freshness_ms.append((seen - answered) * 1000)

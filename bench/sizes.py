@@ -1,0 +1,27 @@
+"""How big and how long each scenario runs: the issue's sizes, or tiny ones for a smoke run."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sizes:
+    seconds: float  # each measured run
+    warmup_seconds: float  # each subject, before its measured runs
+    append_concurrency: tuple[int, ...] = (1, 8, 32)
+    library_threads: int = 8
+    http_connections: int = 32
+    users_with_orders: int = 100  # scenario 3: users of 10 orders each, read round-robin
+    rebuild_events: int = 100_000
+    freshness_rate: float = 300.0  # commands per second
+    freshness_seconds: float = 20.0
+
+
+FULL = Sizes(seconds=10.0, warmup_seconds=3.0)
+QUICK = Sizes(
+    seconds=1.0,
+    warmup_seconds=0.3,
+    users_with_orders=5,
+    rebuild_events=1_000,
+    freshness_rate=50.0,
+    freshness_seconds=2.0,
+)

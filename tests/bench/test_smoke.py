@@ -1,0 +1,70 @@
+"""The benchmark harness still runs: `python -m bench --quick`, scenario 1 only, and its JSON
+holds every figure. No targets are checked; tiny sizes say nothing about performance.
+
+Skipped unless `--full-size` is passed or RUN_BENCH_SMOKE=1 is set, so CI (which passes
+neither) skips it: it takes a minute and installs the `bench` dependency group.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def wanted(full_size: bool) -> None:
+    if not (full_size or os.environ.get("RUN_BENCH_SMOKE") == "1"):
+        pytest.skip("the benchmark smoke runs with --full-size or RUN_BENCH_SMOKE=1")
+
+
+def run_bench(out: Path, *scenarios: str) -> dict[str, Any]:
+    uv = shutil.which("uv")
+    python = [uv, "run", "--group", "bench", "python"] if uv else [sys.executable]
+    only = [arg for scenario in scenarios for arg in ("--only", scenario)]
+    finished = subprocess.run(
+        [*python, "-m", "bench", "--quick", *only, "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    assert "| append | eventstore.append | 8 |" in finished.stdout
+    document = json.loads(out.read_text())
+    assert isinstance(document, dict)
+    return document
+
+
+@pytest.mark.usefixtures("wanted")
+def test_the_quick_append_run_reports_every_figure(tmp_path: Path) -> None:
+    document = run_bench(tmp_path / "results.json", "append")
+
+    assert document["machine"]["cpu_count"] == os.cpu_count()
+    figures = {figure["key"]: figure for figure in document["figures"]}
+    expected = {
+        f"append/{subject}/c{concurrency}"
+        for subject in ("eventstore.append", "raw asyncpg INSERT")
+        for concurrency in (1, 8, 32)
+    } | {"append/eventsourcing library/c8"}
+    assert expected == set(figures)
+    for figure in figures.values():
+        assert figure["operations"] > 0, figure
+        assert figure["throughput"] > 0, figure
+        assert 0 < figure["p50_ms"] <= figure["p99_ms"] <= figure["max_ms"], figure
+        assert figure["errors"] == 0, figure
+    ratios = {ratio["name"]: ratio for ratio in document["ratios"]}
+    assert set(ratios) == {
+        "append c1 / raw INSERT",
+        "append c8 / raw INSERT",
+        "append c32 / raw INSERT",
+        "append c8 / eventsourcing",
+    }
+    assert all(ratio["value"] > 0 for ratio in ratios.values())
