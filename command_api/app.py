@@ -14,6 +14,7 @@ from settings import Settings, get_settings
 from web.auth import TokenRing
 from web.logging import configure_logging
 from web.middleware import BodyLimit, RequestContext
+from web.openapi import install_openapi
 from web.problems import install_problem_handlers
 
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in (users.router, orders.router, events.router, admin.router, operations.router):
         app.include_router(router)
+    install_openapi(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestContext, service="command_api")
     return app

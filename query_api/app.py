@@ -21,6 +21,7 @@ from settings import Settings, get_settings
 from web.auth import TokenRing
 from web.logging import configure_logging
 from web.middleware import BodyLimit, RequestContext
+from web.openapi import install_openapi
 from web.problems import install_problem_handlers
 
 
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in (users.router, orders.router, operations.router):
         app.include_router(router)
+    install_openapi(app)
     app.add_middleware(PositionHeader)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestContext, service="query_api")

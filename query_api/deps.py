@@ -16,6 +16,9 @@ from web.auth import ReadCaller
 from web.problems import FieldError, Problem
 
 Collection = AsyncCollection[dict[str, Any]]
+# What `Position.parse` reads, but for its bound of 2**63: two numbers of up to 19 digits,
+# without leading zeros.
+POSITION_PATTERN = r"^(0|[1-9][0-9]{0,18})-(0|[1-9][0-9]{0,18})$"
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,12 @@ async def _read_context(
     request: Request,
     _: ReadCaller,
     min_position: Annotated[
-        str | None, Header(description="an `Event-Position` from the command API")
+        str | None,
+        Header(
+            description="an `Event-Position` from the command API",
+            # Documented, not enforced here: a token out of this shape is a 400 (below).
+            json_schema_extra={"pattern": POSITION_PATTERN},
+        ),
     ] = None,
 ) -> ReadContext:
     model: ReadModel = request.app.state.read_model

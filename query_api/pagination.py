@@ -69,7 +69,15 @@ class PageRequest:
 
 def _page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="the `next_cursor` of the page before",
+            # Documented, not enforced here: any other text is a 400 (`decode_cursor`).
+            json_schema_extra={"pattern": f"^[A-Za-z0-9_-]{{{_CURSOR_CHARS}}}$"},
+        ),
+    ] = None,
 ) -> PageRequest:
     return PageRequest(limit, None if cursor is None else decode_cursor(cursor))
 

@@ -1,9 +1,10 @@
 """Liveness, readiness and metrics: open, so that orchestrators and scrapers need no token."""
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
@@ -18,7 +19,15 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready")
+class Readiness(BaseModel):
+    mongodb: Literal["ok", "unavailable"]
+
+
+@router.get(
+    "/ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "MongoDB did not answer"}},
+)
 async def ready(request: Request) -> JSONResponse:
     """Ready when MongoDB answers a ping (within the client's timeout)."""
     db: AsyncDatabase[dict[str, Any]] = request.app.state.db
