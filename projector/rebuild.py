@@ -14,6 +14,7 @@ resumes from its checkpoint, and the switch is a single fenced write, done or no
 """
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -166,22 +167,33 @@ async def _switch(rebuild: Rebuild, progress: Progress | None) -> ProjectionStat
         await rebuild.redis.set(paused, 1, px=int(seconds * 1000))
         await lock.extend(seconds, replace_ttl=True)
 
+    async def heartbeat() -> None:
+        # On a clock, not per batch: one batch of a large replay can outlast the lock.
+        while True:
+            await asyncio.sleep(seconds / 3)
+            try:
+                await keep_alive()
+            except LockError:  # lost: the fenced switch below still refuses to go wrong
+                log.warning("rebuild lost the projection lock", projection=rebuild.name)
+                return
+
     await rebuild.redis.set(paused, 1, px=int(seconds * 1000))
     if not await lock.acquire():
         await rebuild.redis.delete(paused)
         raise RebuildFailed("the live projection did not let go of its lock")
+    beating = asyncio.create_task(heartbeat())
     try:
         # Paused: the live projection moves only here, so both can meet at one checkpoint.
-        await catch_up(rebuild.projection, on_batch=keep_alive)
+        await catch_up(rebuild.projection)
         live = await read_status(db, rebuild.name)
         if live.state is not ProjectionState.RUNNING:
             raise RebuildFailed("the live projection is stopped; fix that before switching")
-        await catch_up(rebuild.replay, on_batch=keep_alive, until=checkpoint_of(live))
+        await catch_up(rebuild.replay, until=checkpoint_of(live))
         await _check_running(rebuild, db)
         replayed = await read_status(db, name)
         if replayed.checkpoint != live.checkpoint:
             raise RebuildFailed(f"the replay reached {replayed.checkpoint}, not {live.checkpoint}")
-        await _verify(db, live.collections, replayed.collections, keep_alive)
+        await _verify(db, live.collections, replayed.collections)
         switched = await db[STATUS].update_one(
             fence(live),
             {
@@ -196,6 +208,9 @@ async def _switch(rebuild: Rebuild, progress: Progress | None) -> ProjectionStat
         if switched.matched_count != 1:
             raise RebuildFailed("the live projection moved during the switch")
     finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
         await rebuild.redis.delete(paused)
         try:
             await lock.release()
@@ -213,17 +228,12 @@ async def _switch(rebuild: Rebuild, progress: Progress | None) -> ProjectionStat
     return done
 
 
-async def _verify(
-    db: Database,
-    live: ReadCollections,
-    rebuilt: ReadCollections,
-    keep_alive: Callable[[], Awaitable[object]],
-) -> None:
+async def _verify(db: Database, live: ReadCollections, rebuilt: ReadCollections) -> None:
     """Document for document: the same count and the same content hash, collection by
     collection."""
     for old, new in ((live.users, rebuilt.users), (live.orders, rebuilt.orders)):
-        old_count, old_hash = await content_hash(db, old, keep_alive)
-        new_count, new_hash = await content_hash(db, new, keep_alive)
+        old_count, old_hash = await content_hash(db, old)
+        new_count, new_hash = await content_hash(db, new)
         if (old_count, old_hash) != (new_count, new_hash):
             raise RebuildFailed(
                 f"{new} differs from {old}: {new_count} documents against {old_count}, "
@@ -231,9 +241,7 @@ async def _verify(
             )
 
 
-async def content_hash(
-    db: Database, collection: str, keep_alive: Callable[[], Awaitable[object]] | None = None
-) -> tuple[int, str]:
+async def content_hash(db: Database, collection: str) -> tuple[int, str]:
     """How many documents, and a hash of all of them in `_id` order (field order counts:
     both sides are written by the same code)."""
     digest = hashlib.sha256()
@@ -241,8 +249,6 @@ async def content_hash(
     async for document in db[collection].find().sort("_id"):
         digest.update(bson.encode(document))
         count += 1
-        if keep_alive is not None and count % 5000 == 0:
-            await keep_alive()
     return count, digest.hexdigest()
 
 
