@@ -53,6 +53,8 @@ def _projector_queue(request: Request) -> ArqRedis:
 ProjectorQueueDep = Annotated[ArqRedis, Depends(_projector_queue)]
 
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
+# `*`, or a list of entity tags (RFC 9110); weak ones parse, and never match.
+_IF_MATCH_PATTERN = r'^(\*|(W/)?"[\x21\x23-\x7e]*"( *, *(W/)?"[\x21\x23-\x7e]*")*)$'
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,14 @@ class CommandContext:
 def _command_context(
     request: Request,
     caller: WriteCaller,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=200,
+            description="retries with the same key get the first answer again",
+            json_schema_extra={"pattern": f"^{_IDEMPOTENCY_KEY.pattern}$"},
+        ),
+    ] = None,
 ) -> CommandContext:
     if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         raise Problem(400, "Bad Idempotency-Key", "use 1 to 200 visible ASCII characters")
@@ -96,6 +105,8 @@ def _if_match(
             max_length=100,
             description="required (428 without it): the `ETag` the last response gave, "
             'like `"3"`, or `*` for any version',
+            # Documented, not enforced here: other text is a 400 (`IfMatch.parse`).
+            json_schema_extra={"pattern": _IF_MATCH_PATTERN},
         ),
     ] = None,
 ) -> IfMatch:

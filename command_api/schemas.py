@@ -1,7 +1,7 @@
 """The command API's request and response bodies: strict, bounded, snake_case."""
 
 from datetime import datetime
-from typing import Self
+from typing import Any, Self
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, JsonValue, field_validator, model_validator
@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue, field_validator, model_va
 from domain.values import Email, Money, Name, Product, Quantity
 from eventstore import RecordedEvent
 from projector.overview import ProjectionOverview
+from web.openapi import without_null
 
 
 class _Body(BaseModel):
@@ -16,7 +17,17 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _partial_schema(schema: dict[str, Any]) -> None:
+    # As `_Partial` reads a body: at least one field, and none of them null.
+    schema["minProperties"] = 1
+    properties = schema.get("properties", {})
+    for name, field in properties.items():
+        properties[name] = without_null(field)
+
+
 class _Partial(_Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_partial_schema)
+
     @field_validator("*", mode="before")
     @classmethod
     def _not_null(cls, value: object) -> object:

@@ -9,6 +9,11 @@ class InvalidPosition(ValueError):
     pass
 
 
+# The tokens `Position.parse` reads, for API documents: two numbers below 2**63, without
+# leading zeros.
+TOKEN_PATTERN = r"^(0|[1-9][0-9]{0,18})-(0|[1-9][0-9]{0,18})$"
+
+
 @total_ordering
 @dataclass(frozen=True)
 class Position:

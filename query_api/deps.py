@@ -9,16 +9,13 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from eventstore.position import InvalidPosition, Position
+from eventstore.position import TOKEN_PATTERN, InvalidPosition, Position
 from query_api.consistency import Checkpoint, CheckpointReader, NotYetApplied, announce, wait_for
 from readmodel.collections import LIVE, ReadCollections
 from web.auth import ReadCaller
 from web.problems import FieldError, Problem
 
 Collection = AsyncCollection[dict[str, Any]]
-# What `Position.parse` reads, but for its bound of 2**63: two numbers of up to 19 digits,
-# without leading zeros.
-POSITION_PATTERN = r"^(0|[1-9][0-9]{0,18})-(0|[1-9][0-9]{0,18})$"
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,7 @@ async def _read_context(
         Header(
             description="an `Event-Position` from the command API",
             # Documented, not enforced here: a token out of this shape is a 400 (below).
-            json_schema_extra={"pattern": POSITION_PATTERN},
+            json_schema_extra={"pattern": TOKEN_PATTERN},
         ),
     ] = None,
 ) -> ReadContext:

@@ -22,14 +22,15 @@ def install_openapi(app: FastAPI) -> None:
             for operations in document.get("paths", {}).values():
                 for operation in operations.values():
                     for parameter in operation.get("parameters", ()):
-                        parameter["schema"] = _without_null(parameter["schema"])
+                        parameter["schema"] = without_null(parameter["schema"])
         assert app.openapi_schema is not None
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+def without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema without its `null` alternative, if it has one."""
     options = schema.get("anyOf")
     if not isinstance(options, list) or _NULL not in options:
         return schema

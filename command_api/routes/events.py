@@ -9,6 +9,7 @@ from command_api.deps import SessionDep
 from command_api.schemas import EventOut, FeedPage, StreamHistory
 from domain import order, user
 from eventstore import START, InvalidPosition, Position, load_stream, read_feed_page
+from eventstore.position import TOKEN_PATTERN
 from web.auth import ReadCaller
 from web.problems import PROBLEM_RESPONSES, Problem
 
@@ -32,7 +33,13 @@ async def feed(
     session: SessionDep,
     _: ReadCaller,
     after: Annotated[
-        str | None, Query(max_length=60, description="a `next` or position token")
+        str | None,
+        Query(
+            max_length=60,
+            description="a `next` or position token",
+            # Documented, not enforced here: any other text is a 400 (below).
+            json_schema_extra={"pattern": TOKEN_PATTERN},
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> FeedPage:

@@ -98,13 +98,6 @@ def test_the_query_api_documents_the_shape_of_its_tokens(
     assert not re.search(pattern, refused)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="command API: Idempotency-Key (1 to 200 visible ASCII characters), If-Match (`*` or "
-    'entity tags like "3") and `after` (a position token) are documented as any string, and '
-    "anything else is a 400. Fix: `pattern=` (or `json_schema_extra={'pattern': ...}` to keep "
-    "the 400) on each, in command_api/deps.py and command_api/routes/events.py.",
-)
 @pytest.mark.parametrize(
     ("method", "path", "name"),
     [
@@ -134,12 +127,6 @@ def test_a_money_amount_is_documented_as_the_api_reads_it() -> None:
     assert all("pattern" in option for option in text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="command API: a PATCH body is documented with every field optional and nullable, "
-    'but `{}` and `{"name": null}` are refused with a 422. Fix: `minProperties: 1` and no '
-    "null in the `_Partial` models' schemas (command_api/schemas.py, `json_schema_extra`).",
-)
 @pytest.mark.parametrize("model", ["UserPatch", "OrderPatch"])
 def test_a_patch_body_is_documented_as_the_api_reads_it(model: str) -> None:
     schema = _component(COMMAND, model)
