@@ -12,6 +12,7 @@ from eventstore.database import create_engine, create_sessions
 from readmodel.client import mongo_client
 from settings import Settings, get_settings
 from web.auth import TokenRing
+from web.cors import install_cors
 from web.logging import configure_logging
 from web.middleware import BodyLimit, RequestContext
 from web.openapi import install_openapi
@@ -54,5 +55,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     install_openapi(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    install_cors(app, settings.cors_origins)
     app.add_middleware(RequestContext, service="command_api")
     return app

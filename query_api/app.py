@@ -19,6 +19,7 @@ from readmodel.client import mongo_client
 from readmodel.collections import STATUS
 from settings import Settings, get_settings
 from web.auth import TokenRing
+from web.cors import install_cors
 from web.logging import configure_logging
 from web.middleware import BodyLimit, RequestContext
 from web.openapi import install_openapi
@@ -64,5 +65,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     app.add_middleware(PositionHeader)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    install_cors(app, settings.cors_origins)
     app.add_middleware(RequestContext, service="query_api")
     return app

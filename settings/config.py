@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     read_tokens: TokenList = Field(default=frozenset(), repr=False)
     admin_tokens: TokenList = Field(default=frozenset(), repr=False)
 
+    # Browser origins allowed to call the APIs (comma-separated); none by default: CORS closed.
+    cors_origins: TokenList = frozenset()
+
     command_api_port: int = 8000
     query_api_port: int = 8001
 
@@ -44,7 +47,7 @@ class Settings(BaseSettings):
     # replays the whole feed, far longer than a catch-up.
     rebuild_timeout_seconds: float = Field(default=3600.0, gt=0)
 
-    @field_validator("write_tokens", "read_tokens", "admin_tokens", mode="before")
+    @field_validator("write_tokens", "read_tokens", "admin_tokens", "cors_origins", mode="before")
     @classmethod
     def _split_tokens(cls, value: object) -> object:
         if isinstance(value, str):
