@@ -1,11 +1,12 @@
 """Loading one stream, and reading the global feed in subscriber order (guarantee 1)."""
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, RowMapping, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, RowMapping, func, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from eventstore.position import START, Position
@@ -127,3 +128,44 @@ async def feed_lag(
         )
     ).one()
     return int(row[0]), row[1]
+
+
+@dataclass(frozen=True)
+class FenceHolder:
+    """The oldest transaction still running on the server: while it is open, the feed shows
+    nothing committed after it began (guarantee 1), so this is what a waiting subscriber
+    waits for."""
+
+    pid: int
+    application_name: str
+    database: str | None
+    transaction_started: datetime | None
+    held_seconds: float
+
+
+async def fence_holder(session: AsyncSession) -> FenceHolder | None:
+    """The running transaction with the oldest transaction id, server-wide, or None.
+
+    Only a transaction that has drawn an id (`backend_xid`) moves `pg_snapshot_xmin`; one that
+    merely holds a snapshot (`backend_xmin`) does not hold the feed back. Sessions of other
+    roles show no `backend_xid` unless the role may see them (`pg_read_all_stats`).
+    """
+    row = (
+        await (await session.connection()).execute(
+            text(
+                "SELECT pid, application_name, datname, xact_start,"
+                " EXTRACT(EPOCH FROM clock_timestamp() - xact_start) AS held"
+                " FROM pg_stat_activity WHERE backend_xid IS NOT NULL"
+                " ORDER BY age(backend_xid) DESC LIMIT 1"
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return FenceHolder(
+        pid=row.pid,
+        application_name=row.application_name or "",
+        database=row.datname,
+        transaction_started=row.xact_start,
+        held_seconds=max(float(row.held or 0.0), 0.0),
+    )

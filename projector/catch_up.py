@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.events import UnknownEventType
 from eventstore import Position, RecordedEvent, feed_lag, read_feed_page
+from eventstore.read import fence_holder
 from projector import metrics
 from projector.projection import Inconsistent, apply
 from projector.storage import (
@@ -152,3 +153,23 @@ async def _report_lag(projection: Projection, status: ProjectionStatus) -> None:
     metrics.LAG_EVENTS.labels(projection.name).set(count)
     metrics.LAG_SECONDS.labels(projection.name).set(age)
     await record_lag(projection.db, projection.name, count, age)
+    await _report_fence(projection)
+
+
+# The label set last reported per projection, so that a holder that ended leaves the gauge.
+_fence_labels: dict[str, tuple[str, str]] = {}
+
+
+async def _report_fence(projection: Projection) -> None:
+    async with projection.sessions() as session:
+        holder = await fence_holder(session)
+    previous = _fence_labels.pop(projection.name, None)
+    if previous is not None:
+        metrics.FENCE_HOLDER.remove(projection.name, *previous)
+    if holder is None:
+        metrics.FENCE_HELD_SECONDS.labels(projection.name).set(0)
+        return
+    labels = (str(holder.pid), holder.application_name)
+    metrics.FENCE_HELD_SECONDS.labels(projection.name).set(holder.held_seconds)
+    metrics.FENCE_HOLDER.labels(projection.name, *labels).set(1)
+    _fence_labels[projection.name] = labels

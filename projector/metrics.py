@@ -21,3 +21,15 @@ STOPPED = Gauge("projection_stopped", "1 while a poison event stops the projecti
 RETRIES = Counter(
     "projection_store_retries_total", "Catch-up attempts that hit a store fault", ["projection"]
 )
+# Guarantee 1 makes the feed wait for the oldest open transaction on the server: these show
+# which one the projection is waiting for, and for how long.
+FENCE_HELD_SECONDS = Gauge(
+    "projection_fence_held_seconds",
+    "Age of the oldest open transaction, which holds back what the feed shows",
+    ["projection"],
+)
+FENCE_HOLDER = Gauge(
+    "projection_fence_holder_info",
+    "1 for the open transaction that holds the feed back (by backend pid and application)",
+    ["projection", "pid", "application_name"],
+)
