@@ -1,7 +1,10 @@
 """Liveness, readiness and metrics: open, so that orchestrators and scrapers need no token."""
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,7 +20,16 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready")
+class Readiness(BaseModel):
+    postgres: Literal["ok", "unavailable"]
+    redis: Literal["ok", "unavailable"]
+
+
+@router.get(
+    "/ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "PostgreSQL did not answer"}},
+)
 async def ready(request: Request) -> JSONResponse:
     """Ready when PostgreSQL answers; Redis is reported but optional (guarantee 6)."""
     engine: AsyncEngine = request.app.state.engine
