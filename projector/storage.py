@@ -16,6 +16,7 @@ from readmodel.documents import (
     ProjectionError,
     ProjectionState,
     ProjectionStatus,
+    Resumed,
     UserDocument,
 )
 
@@ -134,6 +135,23 @@ async def stop_at(
     )
     await db[STATUS].replace_one({"_id": status.name}, stopped.model_dump(by_alias=True))
     return stopped
+
+
+async def resume(db: Database, name: str, by: str) -> ProjectionStatus | None:
+    """Lift a poison stop, once the cause is fixed: the next catch-up applies the event again
+    (and stops again if it still cannot). None if the projection was not stopped."""
+    status = await read_status(db, name)
+    if status.state is not ProjectionState.STOPPED or status.error is None:
+        return None
+    record = Resumed(error=status.error, by=by, at=datetime.now(UTC))
+    result = await db[STATUS].update_one(
+        fence(status) | {"state": ProjectionState.STOPPED.value},
+        {
+            "$set": {"state": ProjectionState.RUNNING.value, "error": None},
+            "$push": {"resumed": record.model_dump()},
+        },
+    )
+    return await read_status(db, name) if result.matched_count == 1 else None
 
 
 async def record_lag(db: Database, name: str, events: int, seconds: float) -> None:

@@ -106,6 +106,12 @@ class ProjectionError(BaseModel):
     at: datetime
 
 
+class Resumed(BaseModel):
+    error: ProjectionError
+    by: str
+    at: datetime
+
+
 class ProjectionStatus(BaseModel):
     """One per projection. `checkpoint` is a gap-free prefix of the feed: every event at or
     before it (in feed order) is applied, so it is what `Min-Position` is compared with."""
@@ -118,6 +124,8 @@ class ProjectionStatus(BaseModel):
     checkpoint_position: int = 0
     state: ProjectionState = ProjectionState.RUNNING
     error: ProjectionError | None = None
+    # Each stop an operator resumed from, and who did: the record of what went wrong.
+    resumed: list["Resumed"] = Field(default_factory=list)
     events_applied: int = 0
     last_event_recorded_at: datetime | None = None
     # As measured after the last catch-up: events after the checkpoint, and the oldest one's age.

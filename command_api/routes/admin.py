@@ -4,16 +4,19 @@ The rebuild itself runs in the projector, as an arq job: this API only queues it
 job id per projection, so that a second request cannot start a second rebuild beside it.
 """
 
+import contextlib
 from typing import Annotated
 
 from arq.connections import ArqRedis
-from fastapi import APIRouter, Body, Depends, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
+from redis.exceptions import RedisError
 
 from command_api.deps import ProjectorQueueDep, ReadStoreDep, SessionsDep
 from command_api.schemas import ProjectionList, RebuildOptions, RebuildQueued
-from projector import REBUILD_JOB
+from projector import CATCH_UP_JOB, REBUILD_JOB
 from projector.overview import PROJECTIONS, ProjectionOverview, overview
-from web.auth import Access, require
+from projector.storage import resume
+from web.auth import Access, authenticate, require
 from web.problems import PROBLEM_RESPONSES, Problem
 
 # On the router, so that no admin route can be added without the check.
@@ -71,6 +74,24 @@ async def rebuild(
         keep_old=options.keep_old,
         status=status,
     )
+
+
+@router.post("/{name}/resume", response_model=ProjectionOverview)
+async def resume_projection(
+    name: str,
+    request: Request,
+    db: ReadStoreDep,
+    sessions: SessionsDep,
+    queue: ProjectorQueueDep,
+) -> ProjectionOverview:
+    """Lift a poison stop once its cause is fixed; the stop is kept in the status's record.
+    The event is applied again, and stops the projection again if it still cannot be."""
+    caller = authenticate(request, Access.ADMIN)
+    if await resume(db, _known(name), by=caller.principal) is None:
+        raise Problem(409, "Not stopped", f"projection {name!r} is not stopped")
+    with contextlib.suppress(RedisError, OSError):  # a hint only: the cron job follows anyway
+        await queue.enqueue_job(CATCH_UP_JOB)
+    return await overview(db, sessions, name)
 
 
 def rebuild_job_id(queue: ArqRedis, name: str) -> str:
