@@ -1,15 +1,49 @@
 """The command API's request and response bodies: strict, bounded, snake_case."""
 
+import re
 from datetime import datetime
-from typing import Any, Self
+from typing import Annotated, Any, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, JsonValue, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    JsonValue,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from domain.values import Email, Money, Name, Product, Quantity
 from eventstore import RecordedEvent
 from projector.overview import ProjectionOverview
 from web.openapi import without_null
+
+# Money as a client may write it: a JSON number, or text with at most two decimal places and
+# nothing else (no sign but on zero, no exponent, no spaces or underscores, which Decimal()
+# would otherwise read).
+_MONEY_TEXT = r"^(-?0{1,10}(\.0{1,2})?|[0-9]{1,10}(\.[0-9]{1,2})?)$"
+
+
+def _plain_money_text(value: object) -> object:
+    if isinstance(value, str) and not re.fullmatch(_MONEY_TEXT, value):
+        raise ValueError('a decimal with at most two places, like "18.50"')
+    return value
+
+
+MoneyIn = Annotated[
+    Money,
+    BeforeValidator(_plain_money_text),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 9_999_999_999.99},
+                {"type": "string", "pattern": _MONEY_TEXT},
+            ]
+        }
+    ),
+]
 
 
 class _Body(BaseModel):
@@ -62,13 +96,13 @@ class OrderBody(_Body):
 
     product: Product
     quantity: Quantity
-    unit_price: Money
+    unit_price: MoneyIn
 
 
 class OrderPatch(_Partial):
     product: Product | None = None
     quantity: Quantity | None = None
-    unit_price: Money | None = None
+    unit_price: MoneyIn | None = None
 
 
 class Accepted(BaseModel):
