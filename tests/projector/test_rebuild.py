@@ -15,16 +15,20 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
 
+from bench import events as bulk
 from projector.rebuild import Rebuild, RebuildFailed, content_hash, rebuild_name, run_rebuild
 from projector.storage import read_status
 from readmodel.collections import ReadCollections
 from readmodel.documents import RebuildPhase
 from tests.conftest import READ_TOKEN, client_for, unique_email
-from tests.projector import bulk, workload
+from tests.projector import workload
 from tests.projector.conftest import Stack, settle
 from tests.projector.replay import expected_documents, shown
 from tests.query.conftest import running
 from tests.support.projector_process import ProjectorProcess
+
+# The shape of each user the bulk loader writes: orders (every third cancelled) and renames.
+ORDERS, RENAMES = 4, 1
 
 
 @pytest.fixture
@@ -49,8 +53,8 @@ async def test_a_rebuild_equals_the_live_projection_field_for_field(
     stack: Stack, redis: Redis, full_size: bool
 ) -> None:
     users = 10_000 if full_size else 400
-    events = await bulk.load(stack.sessions, users)
-    assert events == users * bulk.events_per_user()
+    _, events = await bulk.load(stack.sessions, users, ORDERS, RENAMES)
+    assert events == users * bulk.events_per_user(ORDERS, RENAMES)
     await workload.run(stack.writer, 4, 25)  # and some made through the API
     await settle(dataclasses.replace(stack.projection, batch_size=2000))
     live = await documents(stack, ReadCollections())
@@ -72,7 +76,7 @@ async def test_a_rebuild_equals_the_live_projection_field_for_field(
 
 
 async def test_the_old_collections_are_dropped_unless_kept(stack: Stack, redis: Redis) -> None:
-    await bulk.load(stack.sessions, 20)
+    await bulk.load(stack.sessions, 20, ORDERS, RENAMES)
     await settle(stack.projection)
     await run_rebuild(rebuild_of(stack, redis))
     names = await stack.db.list_collection_names()
@@ -93,7 +97,7 @@ async def test_the_old_collections_are_dropped_unless_kept(stack: Stack, redis: 
 async def test_readers_never_miss_a_user_and_writes_flow_during_a_rebuild(
     stack: Stack, redis: Redis
 ) -> None:
-    await bulk.load(stack.sessions, 300)
+    await bulk.load(stack.sessions, 300, ORDERS, RENAMES)
     await settle(stack.projection)
     known = {u["_id"]: len(u["orders"]) for u in await stack.db.users.find().to_list()}
     projector = ProjectorProcess(stack.settings.model_copy(update={"projector_lock_seconds": 1.0}))
@@ -152,7 +156,7 @@ async def test_readers_never_miss_a_user_and_writes_flow_during_a_rebuild(
 
 
 async def test_a_rebuild_killed_at_any_point_finishes_exact(stack: Stack, redis: Redis) -> None:
-    await bulk.load(stack.sessions, 600)
+    await bulk.load(stack.sessions, 600, ORDERS, RENAMES)
     await workload.run(stack.writer, 4, 20)
     await settle(stack.projection)
     live_hashes = [await content_hash(stack.db, c) for c in ("users", "orders")]
@@ -185,7 +189,7 @@ async def test_a_rebuild_killed_at_any_point_finishes_exact(stack: Stack, redis:
 async def test_a_replay_that_meets_a_poison_event_fails_and_leaves_the_live_projection(
     stack: Stack, redis: Redis
 ) -> None:
-    await bulk.load(stack.sessions, 5)
+    await bulk.load(stack.sessions, 5, ORDERS, RENAMES)
     await settle(stack.projection)
     before = await documents(stack, ReadCollections())
     # The live projection applied these events before they were damaged (by hand, as no
