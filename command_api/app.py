@@ -11,12 +11,8 @@ from command_api.wakeup import ProjectorWakeup, projector_queue
 from eventstore.database import create_engine, create_sessions
 from readmodel.client import mongo_client
 from settings import Settings, get_settings
-from web.auth import TokenRing
-from web.cors import install_cors
+from web.edge import install_edge
 from web.logging import configure_logging
-from web.middleware import BodyLimit, RequestContext
-from web.openapi import install_openapi
-from web.problems import install_problem_handlers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,15 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.tokens = TokenRing(
-        read=settings.read_tokens, write=settings.write_tokens, admin=settings.admin_tokens
-    )
-    install_problem_handlers(app)
     install_error_handlers(app)
     for router in (users.router, orders.router, events.router, admin.router, operations.router):
         app.include_router(router)
-    install_openapi(app)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    install_cors(app, settings.cors_origins)
-    app.add_middleware(RequestContext, service="command_api")
+    install_edge(app, settings, service="command_api")
     return app

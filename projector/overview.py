@@ -14,8 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from eventstore import feed_lag
 from projector.rebuild import rebuild_name
 from projector.storage import checkpoint_of
-from readmodel.collections import STATUS
-from readmodel.documents import ProjectionError, ProjectionState, ProjectionStatus, RebuildPhase
+from readmodel.documents import (
+    ProjectionError,
+    ProjectionState,
+    ProjectionStatus,
+    RebuildPhase,
+    find_status,
+)
 
 PROJECTIONS = ("main",)
 
@@ -55,8 +60,8 @@ async def overview(
     db: AsyncDatabase[dict[str, Any]], sessions: async_sessionmaker[AsyncSession], name: str
 ) -> ProjectionOverview:
     """Lag is measured now, against the event store, not taken from the last catch-up."""
-    live = await _status(db, name) or ProjectionStatus(name=name)
-    rebuild = await _status(db, rebuild_name(name))
+    live = await find_status(db, name) or ProjectionStatus(name=name)
+    rebuild = await find_status(db, rebuild_name(name))
     async with sessions() as session:
         lag, oldest = await feed_lag(session, checkpoint_of(live))
     age = 0.0 if oldest is None else max((datetime.now(UTC) - oldest).total_seconds(), 0.0)
@@ -96,8 +101,3 @@ def _progress(rebuild: ProjectionStatus) -> RebuildProgress:
         finished_at=rebuild.finished_at,
         message=rebuild.message or (rebuild.error.message if rebuild.error else None),
     )
-
-
-async def _status(db: AsyncDatabase[dict[str, Any]], name: str) -> ProjectionStatus | None:
-    raw = await db[STATUS].find_one({"_id": name})
-    return None if raw is None else ProjectionStatus.model_validate(raw)

@@ -34,7 +34,7 @@ from projector.catch_up import Projection, catch_up
 from projector.coordination import lock_key, pause_key
 from projector.storage import checkpoint_of, fence, read_status
 from readmodel.collections import STATUS, ReadCollections, ensure_indexes
-from readmodel.documents import ProjectionState, ProjectionStatus, RebuildPhase
+from readmodel.documents import ProjectionState, ProjectionStatus, RebuildPhase, find_status
 
 log = structlog.get_logger()
 Database = AsyncDatabase[dict[str, Any]]
@@ -105,8 +105,7 @@ async def _begin(rebuild: Rebuild, from_scratch: bool) -> ProjectionStatus:
     db = rebuild.projection.db
     live = await read_status(db, rebuild.name)
     name = rebuild_name(rebuild.name)
-    raw = await db[STATUS].find_one({"_id": name})
-    current = None if raw is None else ProjectionStatus.model_validate(raw)
+    current = await find_status(db, name)
     if (
         current is not None
         and current.phase is RebuildPhase.SWITCHING

@@ -18,6 +18,7 @@ from readmodel.documents import (
     ProjectionStatus,
     Resumed,
     UserDocument,
+    find_status,
 )
 
 Database = AsyncDatabase[dict[str, Any]]
@@ -85,15 +86,16 @@ async def save_workspace(
 
 
 async def read_status(db: Database, name: str) -> ProjectionStatus:
-    raw = await db[STATUS].find_one({"_id": name})
-    if raw is None:
-        status = ProjectionStatus(name=name)
+    """The status document, written with its defaults first if there is none yet."""
+    status = await find_status(db, name)
+    if status is None:
+        fresh = ProjectionStatus(name=name)
         await db[STATUS].update_one(
-            {"_id": name}, {"$setOnInsert": status.model_dump(by_alias=True)}, upsert=True
+            {"_id": name}, {"$setOnInsert": fresh.model_dump(by_alias=True)}, upsert=True
         )
-        raw = await db[STATUS].find_one({"_id": name})
-        assert raw is not None
-    return ProjectionStatus.model_validate(raw)
+        status = await find_status(db, name)
+        assert status is not None
+    return status
 
 
 async def advance_checkpoint(

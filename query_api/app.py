@@ -16,14 +16,9 @@ from query_api.errors import install_error_handlers
 from query_api.indexes import ensure_indexes_eventually
 from query_api.routes import operations, orders, users
 from readmodel.client import mongo_client
-from readmodel.collections import STATUS
 from settings import Settings, get_settings
-from web.auth import TokenRing
-from web.cors import install_cors
+from web.edge import install_edge
 from web.logging import configure_logging
-from web.middleware import BodyLimit, RequestContext
-from web.openapi import install_openapi
-from web.problems import install_problem_handlers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -37,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.read_model = ReadModel(
             db=db,
-            checkpoints=CheckpointReader(db[STATUS]),
+            checkpoints=CheckpointReader(db),
             min_position_wait_seconds=settings.min_position_wait_seconds,
         )
         indexes = asyncio.create_task(ensure_indexes_eventually(db))
@@ -55,16 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.tokens = TokenRing(
-        read=settings.read_tokens, write=settings.write_tokens, admin=settings.admin_tokens
-    )
-    install_problem_handlers(app)
     install_error_handlers(app)
     for router in (users.router, orders.router, operations.router):
         app.include_router(router)
-    install_openapi(app)
     app.add_middleware(PositionHeader)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    install_cors(app, settings.cors_origins)
-    app.add_middleware(RequestContext, service="query_api")
+    install_edge(app, settings, service="query_api")
     return app

@@ -10,14 +10,14 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eventstore.position import START, Position
 from query_api.metrics import MIN_POSITION_WAIT
 from readmodel.collections import LIVE, ReadCollections
-from readmodel.documents import ProjectionState, ProjectionStatus
+from readmodel.documents import ProjectionState, find_status
 
 PROJECTION = "main"
 POSITION_HEADER = "Projection-Position"
@@ -50,8 +50,8 @@ class CheckpointReader:
     true lower bound.
     """
 
-    def __init__(self, status: AsyncCollection[dict[str, Any]], name: str = PROJECTION) -> None:
-        self._status = status
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], name: str = PROJECTION) -> None:
+        self._db = db
         self._name = name
         self._pending: asyncio.Future[Checkpoint] | None = None
 
@@ -63,10 +63,9 @@ class CheckpointReader:
         return await asyncio.shield(self._pending)
 
     async def _fetch(self) -> Checkpoint:
-        raw = await self._status.find_one({"_id": self._name})
-        if raw is None:  # the projector has not started yet: nothing is applied
+        status = await find_status(self._db, self._name)
+        if status is None:  # the projector has not started yet: nothing is applied
             return Checkpoint(START, stopped=False)
-        status = ProjectionStatus.model_validate(raw)
         return Checkpoint(
             Position.parse(status.checkpoint),
             stopped=status.state is ProjectionState.STOPPED,

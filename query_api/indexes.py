@@ -8,8 +8,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from query_api.consistency import PROJECTION
-from readmodel.collections import LIVE, STATUS, ReadCollections, ensure_indexes
-from readmodel.documents import ProjectionStatus
+from readmodel.collections import LIVE, ReadCollections, ensure_indexes
+from readmodel.documents import find_status
 
 log = structlog.get_logger()
 
@@ -38,5 +38,5 @@ async def ensure_indexes_eventually(db: AsyncDatabase[dict[str, object]]) -> Non
 async def _live_collections(db: AsyncDatabase[dict[str, object]]) -> ReadCollections:
     # After a rebuild the documents live elsewhere (see `projector.rebuild`); a rebuild makes
     # the new collections' indexes itself, before it writes to them.
-    raw = await db[STATUS].find_one({"_id": PROJECTION})
-    return LIVE if raw is None else ProjectionStatus.model_validate(raw).collections
+    status = await find_status(db, PROJECTION)
+    return LIVE if status is None else status.collections

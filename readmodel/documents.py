@@ -6,8 +6,9 @@ from enum import StrEnum
 from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pymongo.asynchronous.database import AsyncDatabase
 
-from readmodel.collections import LIVE, ReadCollections
+from readmodel.collections import LIVE, STATUS, ReadCollections
 
 Money = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str)]
 ZERO = Decimal("0.00")
@@ -147,3 +148,9 @@ class ProjectionStatus(BaseModel):
     @property
     def collections(self) -> ReadCollections:
         return ReadCollections(self.users_collection, self.orders_collection)
+
+
+async def find_status(db: AsyncDatabase[dict[str, Any]], name: str) -> ProjectionStatus | None:
+    """The projection's status document; None before anything has written one."""
+    raw = await db[STATUS].find_one({"_id": name})
+    return None if raw is None else ProjectionStatus.model_validate(raw)

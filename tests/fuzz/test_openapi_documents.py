@@ -2,9 +2,9 @@
 
 A fuzzer and a generated client both take a schema at its word. Where a document admits more
 than its API accepts, they send it and get a 4xx for a request they had every reason to think
-valid (`fuzz_config(also=("positive_data_acceptance",))` finds these). The query API's
-documents are fixed (`query_api/openapi.py`, patterns on its tokens, `/ready`'s 503); the
-command API's gaps are pinned here as strict xfails, each with the fix it needs.
+valid (`fuzz_config(also=("positive_data_acceptance",))` finds these). Both APIs document
+their parameters without a JSON null (`web/openapi.py`), their tokens' patterns, `/ready`'s
+503, and request bodies as they read them; these tests keep it so.
 """
 
 import re

@@ -8,7 +8,7 @@ import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from eventstore import feed_lag
-from projector.coordination import lock_key, pending_key
+from projector.coordination import lock_key, pause_key, pending_key
 from projector.storage import checkpoint_of, read_status
 from projector.worker import catch_up_job
 from tests.projector import workload
@@ -19,7 +19,8 @@ from tests.projector.conftest import Stack
 async def job_context(stack: Stack) -> AsyncIterator[dict[str, Any]]:
     redis: ArqRedis = await create_pool(RedisSettings.from_dsn(stack.settings.redis_url))
     yield {"redis": redis, "projection": stack.projection, "settings": stack.settings}
-    await redis.delete(pending_key(stack.projection.scope), lock_key(stack.projection.scope))
+    scope = stack.projection.scope
+    await redis.delete(pending_key(scope), lock_key(scope), pause_key(scope))
     await redis.aclose()
 
 
@@ -36,3 +37,19 @@ async def test_concurrent_wakeups_apply_each_event_once(
     assert sorted(applied)[:-1] == [0] * 5, "only one job may hold the projection"
     status = await read_status(stack.db, "main")
     assert status.events_applied == total
+
+
+async def test_a_catch_up_steps_aside_while_a_rebuild_switches_and_runs_after(
+    stack: Stack, job_context: dict[str, Any]
+) -> None:
+    await workload.run(stack.writer, 2, 10)
+    redis: ArqRedis = job_context["redis"]
+    scope = stack.projection.scope
+    await redis.set(pause_key(scope), 1, px=30_000)
+
+    assert await catch_up_job(job_context) == 0, "a paused projection must not move"
+    assert await redis.exists(pending_key(scope)), "the wake-up is kept for later"
+    assert (await read_status(stack.db, "main")).events_applied == 0
+
+    await redis.delete(pause_key(scope))
+    assert await catch_up_job(job_context) > 0

@@ -1,6 +1,7 @@
-"""A query API on a MongoDB database of the test's own, and a whole stack for the id tests."""
+"""A query API on a MongoDB database of the test's own, and the projector's stack (a write side
+and a projection of their own) for the id tests."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -10,9 +11,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from readmodel.collections import ensure_indexes
 from settings import Settings
 from tests.conftest import ADMIN_TOKEN, READ_TOKEN, WRITE_TOKEN
-from tests.projector.conftest import Stack, build_stack, stack_settings
+from tests.projector.conftest import es_database, stack
 from tests.query.conftest import running
-from tests.support.databases import migrated_database
 from tests.support.mongo import MongoServer
 
 
@@ -34,16 +34,4 @@ async def query_app(
         yield app
 
 
-@pytest.fixture
-def es_database() -> Iterator[str]:
-    with migrated_database("es_sec") as url:
-        yield url
-
-
-@pytest.fixture
-async def stack(
-    es_database: str, mongo_server: MongoServer, settings: Settings
-) -> AsyncIterator[Stack]:
-    """A write side on a database of its own and a projection into a MongoDB database of its own."""
-    async with build_stack(stack_settings(es_database, mongo_server, settings)) as built:
-        yield built
+__all__ = ["es_database", "query_app", "stack"]
