@@ -22,12 +22,12 @@ from eventstore import (
     Position,
     RecordedEvent,
     StreamWrite,
+    UniqueClaim,
     append,
     load_stream,
     load_streams,
     lock_streams,
 )
-from eventstore.keys import claim_unique, release_unique
 
 EMAIL_SCOPE = "user_email"
 State = TypeVar("State")
@@ -83,6 +83,10 @@ def _check(if_match: IfMatch, loaded: Loaded[State]) -> None:
         raise PreconditionFailed(loaded.version)
 
 
+def _email(email: str, user_id: UUID) -> UniqueClaim:
+    return UniqueClaim(EMAIL_SCOPE, email_key(email), user_id)
+
+
 def _new(events: Sequence[DomainEvent], metadata: EventMetadata) -> list[NewEvent]:
     return [NewEvent(e.event_type, e.schema_version, e.to_data(), metadata) for e in events]
 
@@ -103,9 +107,10 @@ async def register_user(
 ) -> CommandResult:
     events = user.decide(command, None)
     result = await append(
-        session, [StreamWrite(user_id, user.STREAM_TYPE, 0, _new(events, metadata))]
+        session,
+        [StreamWrite(user_id, user.STREAM_TYPE, 0, _new(events, metadata))],
+        claims=[_email(command.email, user_id)],
     )
-    await claim_unique(session, EMAIL_SCOPE, email_key(command.email), user_id)
     return CommandResult(
         user_id, result.versions[user_id], result.last_position, result.event_count
     )
@@ -123,17 +128,20 @@ async def change_user(
     _check(if_match, loaded)
     if not events:
         return _unchanged(user_id, loaded)
+    assert loaded.state is not None
+    claims, releases = [], []
+    for event in events:
+        if isinstance(event, user.UserEmailChanged):
+            old, new = _email(loaded.state.email, user_id), _email(event.email, user_id)
+            if old != new:
+                claims.append(new)
+                releases.append(old)
     result = await append(
         session,
         [StreamWrite(user_id, user.STREAM_TYPE, loaded.version, _new(events, metadata))],
+        claims=claims,
+        releases=releases,
     )
-    assert loaded.state is not None
-    for event in events:
-        if isinstance(event, user.UserEmailChanged):
-            old, new = email_key(loaded.state.email), email_key(event.email)
-            if old != new:
-                await claim_unique(session, EMAIL_SCOPE, new, user_id)
-                await release_unique(session, EMAIL_SCOPE, old, user_id)
     return CommandResult(
         user_id, result.versions[user_id], result.last_position, result.event_count
     )
@@ -170,8 +178,7 @@ async def delete_user(
                     close=True,
                 )
             )
-    result = await append(session, writes)
-    await release_unique(session, EMAIL_SCOPE, email_key(loaded.state.email), user_id)
+    result = await append(session, writes, releases=[_email(loaded.state.email, user_id)])
     return CommandResult(
         user_id, result.versions[user_id], result.last_position, result.event_count
     )

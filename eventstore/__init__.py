@@ -1,6 +1,6 @@
 """The PostgreSQL event store: the only source of truth."""
 
-from eventstore.append import append, lock_streams
+from eventstore.append import append, append_alone, lock_streams
 from eventstore.errors import ConcurrencyConflict, EventStoreError, StreamDeleted, UniqueKeyTaken
 from eventstore.position import START, InvalidPosition, Position
 from eventstore.read import feed_lag, load_stream, load_streams, read_feed, read_feed_page
@@ -11,6 +11,7 @@ from eventstore.records import (
     NewEvent,
     RecordedEvent,
     StreamWrite,
+    UniqueClaim,
 )
 
 __all__ = [
@@ -26,8 +27,10 @@ __all__ = [
     "RecordedEvent",
     "StreamDeleted",
     "StreamWrite",
+    "UniqueClaim",
     "UniqueKeyTaken",
     "append",
+    "append_alone",
     "feed_lag",
     "load_stream",
     "load_streams",

@@ -1,55 +1,75 @@
 """Appending events with optimistic concurrency, without any table or global lock.
 
-Each stream's row in `streams` is advanced with a compare-and-set on its version: the
-row lock that UPDATE takes makes a second writer of the same stream wait, re-read the
-row, and find the version moved (guarantee 3). Writers of different streams never wait
-for one another. Commands first queue for their streams with `lock_streams`.
+An append is one call of `es_append` (migration 0002), so one round trip: each stream's row
+in `streams` is advanced with a compare-and-set on its version, and the row lock that UPDATE
+takes makes a second writer of the same stream wait, re-read the row and find the version
+moved (guarantee 3). Writers of different streams never wait for one another. Commands that
+load before they decide first queue for their streams with `lock_streams`.
 """
 
+import json
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from asyncpg import PostgresError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from eventstore.errors import ConcurrencyConflict, StreamDeleted
+from eventstore.errors import ConcurrencyConflict, StreamDeleted, UniqueKeyTaken
 from eventstore.position import Position
-from eventstore.records import AppendResult, StreamWrite
-from eventstore.tables import events, streams
+from eventstore.records import AppendResult, StreamWrite, UniqueClaim
+
+_CALL = "SELECT transaction_id, event_position FROM es_append($1)"
+# SQLSTATEs that es_append raises; class Y is free for applications.
+_STREAM_REFUSED = "YS409"
+_UNIQUE_TAKEN = "YU409"
 
 
-async def append(session: AsyncSession, writes: Sequence[StreamWrite]) -> AppendResult:
-    """Append to one or several streams in the session's transaction; all or nothing."""
-    if not writes or not any(write.events for write in writes):
-        raise ValueError("nothing to append")
+async def append(
+    session: AsyncSession,
+    writes: Sequence[StreamWrite],
+    *,
+    claims: Sequence[UniqueClaim] = (),
+    releases: Sequence[UniqueClaim] = (),
+) -> AppendResult:
+    """Append to one or several streams in the session's transaction; all or nothing.
+
+    `claims` reserve values for streams, raising `UniqueKeyTaken` if another stream holds
+    one; of N simultaneous claims of a value exactly one succeeds (guarantee 5). `releases`
+    give values back. Both commit or roll back with the events.
+    """
+    payload = _payload(writes, claims, releases)
     conn = await session.connection()
-    # Locking streams in one global order keeps two multi-stream writers from deadlocking.
-    for write in sorted(writes, key=lambda w: w.stream_id):
-        await _advance_stream(conn, write)
-    rows = [
-        {
-            "stream_id": write.stream_id,
-            "stream_type": write.stream_type,
-            "version": write.expected_version + offset,
-            "event_id": event.event_id,
-            "event_type": event.event_type,
-            "schema_version": event.schema_version,
-            "data": event.data,
-            "metadata": event.metadata.model_dump(mode="json"),
-        }
-        for write in writes
-        for offset, event in enumerate(write.events, start=1)
-    ]
-    inserted = await conn.execute(
-        insert(events).values(rows).returning(events.c.transaction_id, events.c.position)
-    )
-    transaction_id, position = max(tuple(row) for row in inserted)
-    return AppendResult(
-        versions={write.stream_id: write.new_version for write in writes},
-        last_position=Position(transaction_id, position),
-        event_count=len(rows),
-    )
+    try:
+        rows = (await conn.exec_driver_sql(_CALL, (payload,))).all()
+    except DBAPIError as error:
+        raise _refusal(error.orig.__cause__ if error.orig else None) or error from None
+    return _result(writes, [tuple(row) for row in rows])
+
+
+async def append_alone(
+    engine: AsyncEngine,
+    writes: Sequence[StreamWrite],
+    *,
+    claims: Sequence[UniqueClaim] = (),
+    releases: Sequence[UniqueClaim] = (),
+) -> AppendResult:
+    """`append` in a transaction of its own, for writers with nothing else to do in one.
+
+    The call runs in PostgreSQL's implicit transaction of one statement, straight on the
+    pooled asyncpg connection: no BEGIN and no COMMIT to wait for, one round trip in all.
+    """
+    payload = _payload(writes, claims, releases)
+    async with engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        try:
+            rows = await driver.fetch(_CALL, payload)
+        except PostgresError as error:
+            raise _refusal(error) or error from None
+    return _result(writes, [tuple(row) for row in rows])
 
 
 async def lock_streams(session: AsyncSession, stream_ids: Sequence[UUID]) -> None:
@@ -82,44 +102,71 @@ def _lock_key(stream_id: UUID) -> int:
     return int.from_bytes(stream_id.bytes[:8], "big", signed=True)
 
 
-async def _advance_stream(conn: AsyncConnection, write: StreamWrite) -> None:
-    if write.expected_version == 0:
-        claimed = await conn.execute(
-            pg_insert(streams)
-            .values(
-                stream_id=write.stream_id,
-                stream_type=write.stream_type,
-                version=write.new_version,
-                deleted=write.close,
-            )
-            .on_conflict_do_nothing(index_elements=[streams.c.stream_id])
-            .returning(streams.c.stream_id)
-        )
-    else:
-        claimed = await conn.execute(
-            update(streams)
-            .where(
-                streams.c.stream_id == write.stream_id,
-                streams.c.stream_type == write.stream_type,
-                streams.c.version == write.expected_version,
-                streams.c.deleted.is_(False),
-            )
-            .values(version=write.new_version, deleted=write.close)
-            .returning(streams.c.stream_id)
-        )
-    if claimed.first() is None:
-        raise await _why_not(conn, write)
+def _payload(
+    writes: Sequence[StreamWrite], claims: Sequence[UniqueClaim], releases: Sequence[UniqueClaim]
+) -> str:
+    if not writes or not any(write.events for write in writes):
+        raise ValueError("nothing to append")
+    return json.dumps(
+        {
+            "writes": [
+                {
+                    "stream_id": str(write.stream_id),
+                    "stream_type": write.stream_type,
+                    "expected": write.expected_version,
+                    "version": write.new_version,
+                    "close": write.close,
+                }
+                for write in writes
+            ],
+            "events": [
+                {
+                    "stream_id": str(write.stream_id),
+                    "stream_type": write.stream_type,
+                    "version": write.expected_version + offset,
+                    "event_id": str(event.event_id),
+                    "event_type": event.event_type,
+                    "schema_version": event.schema_version,
+                    "data": event.data,
+                    "metadata": event.metadata.model_dump(mode="json"),
+                }
+                for write in writes
+                for offset, event in enumerate(write.events, start=1)
+            ],
+            "claims": [_key(claim) for claim in claims],
+            "releases": [_key(release) for release in releases],
+        },
+        separators=(",", ":"),
+    )
 
 
-async def _why_not(conn: AsyncConnection, write: StreamWrite) -> Exception:
-    row = (
-        await conn.execute(
-            select(streams.c.stream_type, streams.c.version, streams.c.deleted).where(
-                streams.c.stream_id == write.stream_id
-            )
-        )
-    ).first()
-    if row is not None and row.deleted and row.stream_type == write.stream_type:
-        return StreamDeleted(write.stream_id)
-    actual = row.version if row is not None and row.stream_type == write.stream_type else None
-    return ConcurrencyConflict(write.stream_id, write.expected_version, actual)
+def _key(claim: UniqueClaim) -> dict[str, str]:
+    return {"scope": claim.scope, "value": claim.value, "stream_id": str(claim.stream_id)}
+
+
+def _result(writes: Sequence[StreamWrite], rows: list[tuple[Any, ...]]) -> AppendResult:
+    transaction_id, position = max(rows)
+    return AppendResult(
+        versions={write.stream_id: write.new_version for write in writes},
+        last_position=Position(transaction_id, position),
+        event_count=len(rows),
+    )
+
+
+def _refusal(error: BaseException | None) -> Exception | None:
+    """The store's own exception for a check `es_append` refused, from its SQLSTATE."""
+    if not isinstance(error, PostgresError):
+        return None
+    state = error.sqlstate
+    if state == _UNIQUE_TAKEN:
+        return UniqueKeyTaken(str(error.detail))
+    if state != _STREAM_REFUSED:
+        return None
+    found = json.loads(str(error.detail))
+    stream_id, expected = UUID(found["stream_id"]), int(found["expected"])
+    # A stream of another type is, to this writer, no stream at all.
+    if not found["same_type"]:
+        return ConcurrencyConflict(stream_id, expected, None)
+    if found["deleted"]:
+        return StreamDeleted(stream_id)
+    return ConcurrencyConflict(stream_id, expected, found["version"])

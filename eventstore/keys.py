@@ -1,42 +1,13 @@
-"""Unique keys and idempotency keys, written in the same transaction as the append."""
+"""Idempotency keys, written in the same transaction as the command's append."""
 
 import hashlib
 from dataclasses import dataclass
-from uuid import UUID
 
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eventstore.errors import UniqueKeyTaken
 from eventstore.records import JsonObject
-from eventstore.tables import idempotency_keys, unique_keys
-
-
-async def claim_unique(session: AsyncSession, scope: str, value: str, stream_id: UUID) -> None:
-    """Reserve `value` for `stream_id`, or raise `UniqueKeyTaken` if another stream holds it.
-
-    A concurrent claim of the same value waits on the first one's uncommitted row and then
-    sees it, so of N simultaneous claims exactly one succeeds (guarantee 5).
-    """
-    claim = pg_insert(unique_keys).values(scope=scope, value=value, stream_id=stream_id)
-    stmt = claim.on_conflict_do_update(
-        index_elements=[unique_keys.c.scope, unique_keys.c.value],
-        set_={"stream_id": claim.excluded.stream_id},
-        where=unique_keys.c.stream_id == claim.excluded.stream_id,
-    ).returning(unique_keys.c.stream_id)
-    if (await (await session.connection()).execute(stmt)).first() is None:
-        raise UniqueKeyTaken(scope)
-
-
-async def release_unique(session: AsyncSession, scope: str, value: str, stream_id: UUID) -> None:
-    await (await session.connection()).execute(
-        delete(unique_keys).where(
-            unique_keys.c.scope == scope,
-            unique_keys.c.value == value,
-            unique_keys.c.stream_id == stream_id,
-        )
-    )
+from eventstore.tables import idempotency_keys
 
 
 @dataclass(frozen=True)

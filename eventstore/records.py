@@ -51,6 +51,15 @@ class StreamWrite:
 
 
 @dataclass(frozen=True)
+class UniqueClaim:
+    """A value, such as a user's email, held by one live stream within its scope."""
+
+    scope: str
+    value: str
+    stream_id: UUID
+
+
+@dataclass(frozen=True)
 class AppendResult:
     versions: dict[UUID, int]
     last_position: Position
