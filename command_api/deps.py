@@ -1,5 +1,9 @@
 """Typed dependencies: the one way a route gets a DB session, its command context, or (for
-the admin routes) the projections' stores and the projector's queue."""
+the admin routes) the projections' stores and the projector's queue.
+
+All are coroutines, though none awaits anything: FastAPI runs a plain `def` dependency in
+its thread pool, a thread hop per dependency per request.
+"""
 
 import re
 import uuid
@@ -28,7 +32,7 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(_session)]
 
 
-def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     return sessions
 
@@ -37,7 +41,7 @@ def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
 
 
-def _read_store(request: Request) -> AsyncDatabase[dict[str, Any]]:
+async def _read_store(request: Request) -> AsyncDatabase[dict[str, Any]]:
     db: AsyncDatabase[dict[str, Any]] = request.app.state.read_store
     return db
 
@@ -45,7 +49,7 @@ def _read_store(request: Request) -> AsyncDatabase[dict[str, Any]]:
 ReadStoreDep = Annotated[AsyncDatabase[dict[str, Any]], Depends(_read_store)]
 
 
-def _projector_queue(request: Request) -> ArqRedis:
+async def _projector_queue(request: Request) -> ArqRedis:
     queue: ArqRedis = request.app.state.projector_queue
     return queue
 
@@ -71,7 +75,7 @@ class CommandContext:
         return wakeup
 
 
-def _command_context(
+async def _command_context(
     request: Request,
     caller: WriteCaller,
     idempotency_key: Annotated[
@@ -97,7 +101,7 @@ def _command_context(
 CommandDep = Annotated[CommandContext, Depends(_command_context)]
 
 
-def _if_match(
+async def _if_match(
     _: WriteCaller,
     if_match: Annotated[
         str | None,

@@ -11,6 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from command_api.handlers import PreconditionFailed
 from domain.errors import DomainError, Gone, NotFound, RuleViolation
 from eventstore import ConcurrencyConflict, StreamDeleted, UniqueKeyTaken
+from eventstore.errors import StoreUnavailable
 from web.problems import Problem, problem_response
 
 log = structlog.get_logger()
@@ -88,7 +89,13 @@ REFUSALS: tuple[type[Exception], ...] = (
     UniqueKeyTaken,
     ConcurrencyConflict,
 )
-OUTAGES: tuple[type[Exception], ...] = (DBAPIError, PoolTimeout, OSError, TimeoutError)
+OUTAGES: tuple[type[Exception], ...] = (
+    DBAPIError,
+    StoreUnavailable,
+    PoolTimeout,
+    OSError,
+    TimeoutError,
+)
 
 
 def install_error_handlers(app: FastAPI) -> None:

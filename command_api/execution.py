@@ -22,14 +22,14 @@ from starlette.background import BackgroundTask
 
 from command_api.deps import CommandContext
 from command_api.errors import REFUSALS, problem_for
-from command_api.handlers import CommandResult
+from command_api.handlers import CommandResult, Unit
 from command_api.metrics import COMMAND_SECONDS, CONCURRENCY_CONFLICTS, EVENTS_APPENDED
 from command_api.schemas import Accepted
 from eventstore import ConcurrencyConflict
 from eventstore.keys import StoredResponse, claim_idempotency_key, record_response
 from web.problems import Problem, ProblemDetail, problem_response, render_problem
 
-Handler = Callable[[AsyncSession], Awaitable[CommandResult]]
+Handler = Callable[[Unit], Awaitable[CommandResult]]
 
 
 async def run_command(
@@ -43,16 +43,17 @@ async def run_command(
     fingerprint = await _fingerprint(context)
     key = context.idempotency_key
     started = time.perf_counter()
+    engine = context.request.app.state.engine
     async with session.begin():
         if key is None:
-            result = await _decide(session, name, handle)
+            result = await _decide(Unit(session, engine, alone=True), name, handle)
         else:
             earlier = await claim_idempotency_key(session, key, fingerprint)
             if earlier is not None:
                 return _replay(earlier, fingerprint)
             try:
                 async with session.begin_nested():
-                    result = await _decide(session, name, handle)
+                    result = await _decide(Unit(session, engine, alone=False), name, handle)
             except REFUSALS as refusal:
                 problem = problem_for(refusal)
                 await record_response(session, key, _stored_problem(problem, fingerprint))
@@ -70,9 +71,9 @@ async def run_command(
     )
 
 
-async def _decide(session: AsyncSession, name: str, handle: Handler) -> CommandResult:
+async def _decide(unit: Unit, name: str, handle: Handler) -> CommandResult:
     try:
-        return await handle(session)
+        return await handle(unit)
     except ConcurrencyConflict:
         # Handlers lock what they load, so only a writer outside them can get here.
         CONCURRENCY_CONFLICTS.labels(name).inc()

@@ -12,12 +12,17 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from asyncpg import PostgresError
+from asyncpg import InterfaceError, PostgresError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from eventstore.errors import ConcurrencyConflict, StreamDeleted, UniqueKeyTaken
+from eventstore.errors import (
+    ConcurrencyConflict,
+    StoreUnavailable,
+    StreamDeleted,
+    UniqueKeyTaken,
+)
 from eventstore.position import Position
 from eventstore.records import AppendResult, StreamWrite, UniqueClaim
 
@@ -68,7 +73,18 @@ async def append_alone(
         try:
             rows = await driver.fetch(_CALL, payload)
         except PostgresError as error:
-            raise _refusal(error) or error from None
+            refusal = _refusal(error)
+            if refusal is not None:
+                raise refusal from None
+            if not _is_connection_lost(error):
+                raise
+            await conn.invalidate()
+            raise StoreUnavailable(str(error)) from error
+        except (InterfaceError, OSError) as error:
+            # The driver's own errors bypass SQLAlchemy, which would otherwise have dropped
+            # this connection from the pool.
+            await conn.invalidate()
+            raise StoreUnavailable(str(error)) from error
     return _result(writes, [tuple(row) for row in rows])
 
 
@@ -151,6 +167,11 @@ def _result(writes: Sequence[StreamWrite], rows: list[tuple[Any, ...]]) -> Appen
         last_position=Position(transaction_id, position),
         event_count=len(rows),
     )
+
+
+def _is_connection_lost(error: PostgresError) -> bool:
+    # SQLSTATE class 08 is a connection failure, 57P a shutdown or a server still starting.
+    return str(error.sqlstate).startswith(("08", "57P"))
 
 
 def _refusal(error: BaseException | None) -> Exception | None:

@@ -18,7 +18,9 @@ def create_engine(settings: Settings, application_name: str) -> AsyncEngine:
     engine = create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
+        # Requests beyond the pool wait for a connection rather than open one: a connection
+        # opened for one request and closed after it costs more than the wait, on both ends.
+        max_overflow=0,
         pool_timeout=settings.db_timeout_seconds,
         connect_args={
             "timeout": settings.db_timeout_seconds,

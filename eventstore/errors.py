@@ -25,3 +25,8 @@ class UniqueKeyTaken(EventStoreError):
     def __init__(self, scope: str) -> None:
         super().__init__(f"the {scope} is taken")
         self.scope = scope
+
+
+class StoreUnavailable(EventStoreError):
+    """PostgreSQL could not be reached, or went away during the call: whether a write made
+    in a transaction of its own committed is then unknown."""

@@ -26,7 +26,9 @@ async def place_order(
         session,
         context,
         "place_order",
-        lambda s: handlers.place_order(s, user_id, order_id, command, context.metadata),
+        lambda unit: handlers.place_order(
+            unit.session, user_id, order_id, command, context.metadata
+        ),
         location=lambda result: f"/orders/{result.stream_id}",
     )
 
@@ -80,5 +82,7 @@ async def _change(
         session,
         context,
         name,
-        lambda s: handlers.change_order(s, order_id, command, if_match, context.metadata),
+        lambda unit: handlers.change_order(
+            unit.session, order_id, command, if_match, context.metadata
+        ),
     )

@@ -22,7 +22,7 @@ async def register_user(body: UserBody, session: SessionDep, context: CommandDep
         session,
         context,
         "register_user",
-        lambda s: handlers.register_user(s, user_id, command, context.metadata),
+        lambda unit: handlers.register_user(unit, user_id, command, context.metadata),
         location=lambda result: f"/users/{result.stream_id}",
     )
 
@@ -54,7 +54,9 @@ async def _change(
         session,
         context,
         "change_user",
-        lambda s: handlers.change_user(s, user_id, command, if_match, context.metadata),
+        lambda unit: handlers.change_user(
+            unit.session, user_id, command, if_match, context.metadata
+        ),
     )
 
 
@@ -67,5 +69,5 @@ async def delete_user(
         session,
         context,
         "delete_user",
-        lambda s: handlers.delete_user(s, user_id, if_match, context.metadata),
+        lambda unit: handlers.delete_user(unit.session, user_id, if_match, context.metadata),
     )
