@@ -12,7 +12,7 @@ import typer
 from bench.context import Context
 from bench.measure import Results
 from bench.report import markdown, write_json
-from bench.scenarios import append, command, freshness, projection, query
+from bench.scenarios import append, command, freshness, growth, projection, query
 from bench.sizes import FULL, QUICK, Sizes
 from bench.stores import Stores, run_folder
 
@@ -23,6 +23,7 @@ SCENARIOS: dict[str, Callable[[Context], Awaitable[None]]] = {
     "query": query.run,
     "projection": projection.run,
     "freshness": freshness.run,
+    "growth": growth.run,
 }
 
 cli = typer.Typer(add_completion=False)
@@ -39,7 +40,10 @@ def main(
     ] = None,
     rebuild_events: Annotated[
         int | None,
-        typer.Option(help="events for the projection scenario (default 100,000; quick 1,000)"),
+        typer.Option(
+            help="events to rebuild in the projection and growth scenarios "
+            "(default 100,000; quick 1,000)"
+        ),
     ] = None,
     out: Annotated[Path, typer.Option(help="where to write every figure as JSON")] = Path(
         "bench/results.json"

@@ -1,7 +1,8 @@
 """What one measurement is, and how an in-process load is driven and timed.
 
 Every figure is throughput plus latency percentiles; ratios compare two figures of the same
-run, which is what stays meaningful on a noisy machine.
+run, which is what stays meaningful on a noisy machine. A reading is a single value that is
+not a rate (a peak memory).
 """
 
 import asyncio
@@ -38,23 +39,46 @@ class Figure:
 
 @dataclass(frozen=True)
 class Ratio:
-    """`subject` over `baseline`, by throughput, with the issue's target when it sets one."""
+    """`subject` over `baseline`, by throughput or by p50 latency, with the issue's target
+    when it sets one: a floor for throughput, a ceiling for latency (`at_most`)."""
 
     name: str
     subject: str  # a Figure.key
     baseline: str  # a Figure.key
     value: float
     target: float | None = None
+    of: str = "throughput"
+    at_most: bool = False
 
     @property
     def met(self) -> bool | None:
-        return None if self.target is None else self.value >= self.target
+        if self.target is None:
+            return None
+        return self.value <= self.target if self.at_most else self.value >= self.target
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One value that is not a rate, such as a process's peak memory, with the issue's
+    ceiling when it sets one."""
+
+    scenario: str
+    name: str
+    value: float
+    unit: str
+    at_most: float | None = None
+    note: str = ""
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.at_most is None else self.value <= self.at_most
 
 
 @dataclass
 class Results:
     figures: list[Figure] = field(default_factory=list)
     ratios: list[Ratio] = field(default_factory=list)
+    readings: list[Reading] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # scenario: why
 
     def add(self, figure: Figure) -> Figure:
@@ -67,6 +91,25 @@ class Results:
     ) -> None:
         value = subject.rate / baseline.rate if baseline.rate else math.nan
         self.ratios.append(Ratio(name, subject.key, baseline.key, value, target))
+
+    def compare_p50(
+        self, name: str, subject: Figure, baseline: Figure, at_most: float | None = None
+    ) -> None:
+        """Latency, where lower is better: the target is a ceiling."""
+        value = (
+            subject.p50_ms / baseline.p50_ms
+            if subject.p50_ms is not None and baseline.p50_ms
+            else math.nan
+        )
+        self.ratios.append(
+            Ratio(name, subject.key, baseline.key, value, at_most, of="p50", at_most=True)
+        )
+
+    def read(self, reading: Reading) -> Reading:
+        self.readings.append(reading)
+        value = f"{reading.value:,.1f} {reading.unit}"
+        print(f"  {reading.scenario}/{reading.name}: {value}", flush=True)
+        return reading
 
 
 def percentile(sorted_ms: Sequence[float], fraction: float) -> float:

@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.measure import Figure, Ratio, Results
+from bench.measure import Figure, Ratio, Reading, Results
 from bench.sizes import Sizes
+
+MARK = {None: "", True: " ✓", False: " ✗"}
 
 
 def _ms(value: float | None) -> str:
@@ -29,11 +31,22 @@ def markdown(results: Results) -> str:
             f"| {_ms(figure.p99_ms)} | {_ms(figure.max_ms)} | {figure.errors} |"
         )
     if results.ratios:
-        lines += ["", "| ratio (throughput) | value | target |", "| --- | ---: | ---: |"]
+        lines += ["", "| ratio | of | value | target |", "| --- | --- | ---: | ---: |"]
         for ratio in results.ratios:
-            target = "" if ratio.target is None else f"≥ {ratio.target:g}x"
-            mark = {None: "", True: " ✓", False: " ✗"}[ratio.met]
-            lines.append(f"| {ratio.name} | {ratio.value:.2f}x{mark} | {target} |")
+            bound = "≤" if ratio.at_most else "≥"
+            target = "" if ratio.target is None else f"{bound} {ratio.target:g}x"
+            lines.append(
+                f"| {ratio.name} | {ratio.of} | {ratio.value:.2f}x{MARK[ratio.met]} | {target} |"
+            )
+    if results.readings:
+        lines += ["", "| reading | value | target |", "| --- | ---: | ---: |"]
+        for reading in results.readings:
+            unit = reading.unit
+            target = "" if reading.at_most is None else f"≤ {reading.at_most:g} {unit}"
+            lines.append(
+                f"| {reading.scenario}: {reading.name} "
+                f"| {reading.value:,.1f} {unit}{MARK[reading.met]} | {target} |"
+            )
     for name, why in results.failed.items():
         lines.append(f"\n**{name} failed**: {why}")
     return "\n".join(lines)
@@ -63,8 +76,22 @@ def _ratio(ratio: Ratio) -> dict[str, Any]:
         "subject": ratio.subject,
         "baseline": ratio.baseline,
         "value": _number(ratio.value),
+        "of": ratio.of,
         "target": ratio.target,
+        "bound": "at most" if ratio.at_most else "at least",
         "met": ratio.met,
+    }
+
+
+def _reading(reading: Reading) -> dict[str, Any]:
+    return {
+        "scenario": reading.scenario,
+        "name": reading.name,
+        "value": _number(reading.value),
+        "unit": reading.unit,
+        "at_most": reading.at_most,
+        "met": reading.met,
+        "note": reading.note,
     }
 
 
@@ -95,6 +122,7 @@ def write_json(
         "embedded_stores": embedded,
         "figures": [_figure(figure) for figure in results.figures],
         "ratios": [_ratio(ratio) for ratio in results.ratios],
+        "readings": [_reading(reading) for reading in results.readings],
         "failed": results.failed,
     }
     path.parent.mkdir(parents=True, exist_ok=True)

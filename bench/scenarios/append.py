@@ -38,8 +38,8 @@ async def run(context: Context) -> None:
     url = await context.stores.new_postgres_database("append", migrated=True)
     # One subject's connections at a time: the server's 100 are shared with whatever else
     # runs on the machine.
-    ours = await _measure(context, "eventstore.append", _store_append(context, url))
-    raw = await _measure(context, "raw asyncpg INSERT", _raw_insert(url))
+    ours = await measure(context, "eventstore.append", store_append(context, url))
+    raw = await measure(context, "raw asyncpg INSERT", _raw_insert(url))
     library = await _library(context)
     for concurrency in sizes.append_concurrency:
         results.compare(
@@ -60,23 +60,33 @@ async def run(context: Context) -> None:
 Operation = Callable[[int], Awaitable[None]]
 
 
-async def _measure(
-    context: Context, subject: str, opened: AbstractAsyncContextManager[Operation]
+async def measure(
+    context: Context,
+    subject: str,
+    opened: AbstractAsyncContextManager[Operation],
+    *,
+    scenario: str = SCENARIO,
+    concurrencies: tuple[int, ...] | None = None,
+    note: str = "",
 ) -> dict[int, Figure]:
+    """Warm `subject` up at concurrency 8, then a figure at each concurrency (by default
+    the append scenario's)."""
     sizes = context.sizes
     figures: dict[int, Figure] = {}
     async with opened as operation:
         await drive(operation, 8, sizes.warmup_seconds)
-        for concurrency in sizes.append_concurrency:
+        for concurrency in concurrencies or sizes.append_concurrency:
             latencies, seconds = await drive(operation, concurrency, sizes.seconds)
-            figures[concurrency] = context.results.add(
-                latency_figure(SCENARIO, subject, concurrency, latencies, seconds, unit="events")
+            figure = latency_figure(
+                scenario, subject, concurrency, latencies, seconds, unit="events", note=note
             )
+            figures[concurrency] = context.results.add(figure)
     return figures
 
 
 @asynccontextmanager
-async def _store_append(context: Context, url: str) -> AsyncIterator[Operation]:
+async def store_append(context: Context, url: str) -> AsyncIterator[Operation]:
+    """`eventstore.append` of one event in a new stream, in a transaction of its own."""
     most = max(context.sizes.append_concurrency)
     settings = context.stores.settings(url, "unused", db_pool_size=most)
     engine = create_engine(settings, application_name="bench")

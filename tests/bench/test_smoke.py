@@ -1,5 +1,5 @@
-"""The benchmark harness still runs: `python -m bench --quick`, scenario 1 only, and its JSON
-holds every figure. No targets are checked; tiny sizes say nothing about performance.
+"""The benchmark harness still runs: `python -m bench --quick`, scenarios 1 and 6, and its
+JSON holds every figure. No targets are checked; tiny sizes say nothing about performance.
 
 Skipped unless `--full-size` is passed or RUN_BENCH_SMOKE=1 is set, so CI (which passes
 neither) skips it: it takes a minute and installs the `bench` dependency group.
@@ -37,7 +37,8 @@ def run_bench(out: Path, *scenarios: str) -> dict[str, Any]:
         check=False,
     )
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
-    assert "| append | eventstore.append | 8 |" in finished.stdout
+    for scenario in scenarios:  # the printed table, one row at least
+        assert f"| {scenario} |" in finished.stdout
     document = json.loads(out.read_text())
     assert isinstance(document, dict)
     return document
@@ -68,3 +69,30 @@ def test_the_quick_append_run_reports_every_figure(tmp_path: Path) -> None:
         "append c8 / eventsourcing",
     }
     assert all(ratio["value"] > 0 for ratio in ratios.values())
+
+
+@pytest.mark.usefixtures("wanted")
+def test_the_quick_growth_run_reports_both_sizes_and_the_peak_memory(tmp_path: Path) -> None:
+    document = run_bench(tmp_path / "results.json", "growth")
+
+    figures = {figure["key"]: figure for figure in document["figures"]}
+    assert set(figures) == {
+        f"growth/{subject} at {size} events/c{concurrency}"
+        for size in ("1,000", "10,000")
+        for subject, concurrency in (
+            ("read_feed_page", 1),
+            ("eventstore.append", 1),
+            ("eventstore.append", 8),
+        )
+    }
+    for figure in figures.values():
+        assert figure["operations"] > 0, figure
+        assert 0 < figure["p50_ms"] <= figure["p99_ms"] <= figure["max_ms"], figure
+    ratios = {ratio["name"]: ratio for ratio in document["ratios"]}
+    assert ratios["append c8 at 10,000 / at 1,000 events"]["of"] == "p50"
+    assert ratios["append c8 at 10,000 / at 1,000 events"]["bound"] == "at most"
+    assert ratios["feed read at 10,000 / at 1,000 events"]["value"] > 0
+    [peak] = document["readings"]
+    assert peak["unit"] == "MB"
+    assert peak["at_most"] == 250
+    assert 20 < peak["value"] < 2000, peak  # a Python process, measured at all
