@@ -26,13 +26,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = create_sessions(engine)
         queue = projector_queue(settings)
         app.state.projector_queue = queue
-        app.state.wakeup = ProjectorWakeup(queue)
+        wakeup = ProjectorWakeup(queue)
+        app.state.wakeup = wakeup
         mongo = mongo_client(settings, "command_api")
         app.state.read_store = mongo[settings.mongodb_db]
         try:
             yield
         finally:
             await mongo.close()
+            await wakeup.aclose()
             await queue.aclose()
             await engine.dispose()
 

@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.background import BackgroundTask
 
 from command_api.deps import CommandContext
 from command_api.errors import REFUSALS, problem_for
@@ -63,12 +62,8 @@ async def run_command(
             await record_response(session, key, response)
     COMMAND_SECONDS.labels(name).observe(time.perf_counter() - started)
     EVENTS_APPENDED.labels(name).inc(result.events_appended)
-    return JSONResponse(
-        response.body,
-        status_code=response.status_code,
-        headers=response.headers,
-        background=BackgroundTask(context.wakeup.wake),
-    )
+    await context.wakeup.wake()
+    return JSONResponse(response.body, status_code=response.status_code, headers=response.headers)
 
 
 async def _decide(unit: Unit, name: str, handle: Handler) -> CommandResult:

@@ -126,12 +126,15 @@ async def test_redis_down_never_fails_a_command_and_the_lost_wakeup_is_counted_a
             headers={"X-Correlation-ID": "lost-wakeup-1"},
         )
         assert created.status_code == 201
+        # Settled first: a commit made while a wake-up is on its way shares the next one.
+        await app.state.wakeup.settled()
         ordered = await client.post(
             f"/users/{created.json()['id']}/orders",
             json={"product": "Tea", "quantity": 1, "unit_price": "2.00"},
             headers={"X-Correlation-ID": "lost-wakeup-2"},
         )
         assert ordered.status_code == 201
+        await app.state.wakeup.settled()
         assert wakeup_failures() == failures + 2
         lost = [
             line
@@ -162,6 +165,7 @@ async def test_each_commit_enqueues_a_projector_wakeup(settings: Settings) -> No
             assert await redis.zcard(queue) == 0
             created = await client.post("/users", json={"name": "Ada", "email": unique_email()})
             assert created.status_code == 201
+            await app.state.wakeup.settled()
             assert await redis.zcard(queue) == 1
     finally:
         await redis.delete(queue)
