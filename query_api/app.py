@@ -18,6 +18,7 @@ from query_api.routes import operations, orders, users
 from readmodel.client import mongo_client
 from settings import Settings, get_settings
 from web.edge import install_edge
+from web.heap import settle_heap
 from web.logging import configure_logging
 
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             min_position_wait_seconds=settings.min_position_wait_seconds,
         )
         indexes = asyncio.create_task(ensure_indexes_eventually(db))
+        settle_heap()
         try:
             yield
         finally:
