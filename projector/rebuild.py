@@ -2,7 +2,8 @@
 (guarantee 7).
 
 1. Replay the whole feed into the next generation's collections, beside the live projection
-   and with its own checkpoint (the status document `<name>.rebuild`), in large batches.
+   and with its own checkpoint (the status document `<name>.rebuild`), in large chunks
+   (`projector.replay`).
 2. Pause the live projection (take its lock), bring it to the head of the feed, bring the
    replay to exactly the same checkpoint, and compare the two (counts and a content hash).
 3. Switch: one write to the live status document names the new collections. Readers and the
@@ -21,8 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import bson
 import structlog
+from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
@@ -32,6 +34,7 @@ from eventstore import feed_lag
 from eventstore.position import START
 from projector.catch_up import Projection, catch_up
 from projector.coordination import lock_key, pause_key
+from projector.replay import Chunking, replay_in_chunks
 from projector.storage import checkpoint_of, fence, read_status
 from readmodel.collections import STATUS, ReadCollections, ensure_indexes
 from readmodel.documents import ProjectionState, ProjectionStatus, RebuildPhase, find_status
@@ -40,7 +43,11 @@ log = structlog.get_logger()
 Database = AsyncDatabase[dict[str, Any]]
 Progress = Callable[[ProjectionStatus], Awaitable[object]]
 
-REBUILD_BATCH = 5000
+REBUILD_BATCH = 5000  # events per read of the feed
+# A replay writes its documents and checkpoint once per chunk of this many reads, or sooner
+# once the chunk holds `CHUNK_DOCUMENTS` documents (which bounds the replay's memory).
+CHUNK_PAGES = 2
+CHUNK_DOCUMENTS = 20_000
 # How long a switch waits for a catch-up under way to step aside.
 SWITCH_WAIT_SECONDS = 60.0
 # Readers that read the old names just before the switch finish on the old collections.
@@ -56,6 +63,8 @@ class Rebuild:
     projection: Projection
     redis: Redis
     batch_size: int = REBUILD_BATCH
+    chunk_pages: int = CHUNK_PAGES
+    chunk_documents: int = CHUNK_DOCUMENTS
     keep_old: bool = False
     # As the projector's (`PROJECTOR_LOCK_SECONDS`): a rebuild killed while it holds the
     # live projection's lock stops blocking it this soon after.
@@ -71,6 +80,10 @@ class Rebuild:
             self.projection.sessions, self.projection.db, rebuild_name(self.name), self.batch_size
         )
 
+    @property
+    def chunking(self) -> Chunking:
+        return Chunking(self.batch_size, self.batch_size * self.chunk_pages, self.chunk_documents)
+
 
 def rebuild_name(name: str) -> str:
     return f"{name}.rebuild"
@@ -85,13 +98,19 @@ async def run_rebuild(
     state = await _begin(rebuild, from_scratch)
     if state.phase is RebuildPhase.DONE:
         return state
-    await ensure_indexes(db, state.collections)  # before any write: see `ensure_indexes`
 
     async def report() -> None:
         if progress is not None:
             await progress(await read_status(db, state.name))
 
-    await catch_up(rebuild.replay, on_batch=report)
+    await replay_in_chunks(rebuild.replay, rebuild.chunking, on_chunk=report)
+    # Indexes once the bulk of the documents is in: SecantusDB builds an index over them in a
+    # fraction of the time it takes to keep it up insert by insert. Safe from its trap (a
+    # write that creates a collection while an index on it is being built, see
+    # `ensure_indexes`): nothing else writes these collections before the switch, and this
+    # returns before the rest of the replay and the switch write them.
+    await ensure_indexes(db, state.collections)
+    await catch_up(rebuild.replay, on_batch=report)  # records the lag; normally nothing is left
     await _check_running(rebuild, db)
     try:
         return await _switch(rebuild, progress)
@@ -230,9 +249,10 @@ async def _switch(rebuild: Rebuild, progress: Progress | None) -> ProjectionStat
 async def _verify(db: Database, live: ReadCollections, rebuilt: ReadCollections) -> None:
     """Document for document: the same count and the same content hash, collection by
     collection."""
-    for old, new in ((live.users, rebuilt.users), (live.orders, rebuilt.orders)):
-        old_count, old_hash = await content_hash(db, old)
-        new_count, new_hash = await content_hash(db, new)
+    pairs = ((live.users, rebuilt.users), (live.orders, rebuilt.orders))
+    hashes = await asyncio.gather(*(content_hash(db, name) for pair in pairs for name in pair))
+    for index, (old, new) in enumerate(pairs):
+        (old_count, old_hash), (new_count, new_hash) = hashes[2 * index : 2 * index + 2]
         if (old_count, old_hash) != (new_count, new_hash):
             raise RebuildFailed(
                 f"{new} differs from {old}: {new_count} documents against {old_count}, "
@@ -241,14 +261,13 @@ async def _verify(db: Database, live: ReadCollections, rebuilt: ReadCollections)
 
 
 async def content_hash(db: Database, collection: str) -> tuple[int, str]:
-    """How many documents, and a hash of all of them in `_id` order (field order counts:
-    both sides are written by the same code)."""
-    digest = hashlib.sha256()
-    count = 0
-    async for document in db[collection].find().sort("_id"):
-        digest.update(bson.encode(document))
-        count += 1
-    return count, digest.hexdigest()
+    """How many documents, and a hash of all of them: of each one's BSON as stored (field
+    order counts: both sides are written by the same code), in the order of those digests,
+    so that the server may answer in any order (sorting by `_id` costs SecantusDB more)."""
+    raw = db[collection].with_options(codec_options=CodecOptions(document_class=RawBSONDocument))
+    digests = [hashlib.sha256(document.raw).digest() async for document in raw.find()]
+    digests.sort()
+    return len(digests), hashlib.sha256(b"".join(digests)).hexdigest()
 
 
 async def _set(db: Database, name: str, **fields: object) -> ProjectionStatus:

@@ -52,6 +52,9 @@ async def load_workspace(
     return workspace, loaded_users, loaded_orders
 
 
+Writes = list[InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]]]
+
+
 async def save_workspace(
     db: Database,
     names: ReadCollections,
@@ -60,20 +63,42 @@ async def save_workspace(
     loaded_orders: dict[str, str],
 ) -> int:
     """Write the changed documents; returns how many. Raises FencedOut if one moved meanwhile."""
-    written = 0
+    return await write_documents(
+        db, workspace_writes(names, workspace, loaded_users, loaded_orders)
+    )
+
+
+def workspace_writes(
+    names: ReadCollections,
+    workspace: Workspace,
+    loaded_users: dict[str, str],
+    loaded_orders: dict[str, str],
+) -> list[tuple[str, Writes]]:
+    """Each collection's writes of the changed documents: an insert for a document that was
+    not loaded, else a replace fenced by the revision it was loaded with. Serialized now, so
+    the documents may change afterwards without changing what is written."""
+    batches: list[tuple[str, Writes]] = []
     for collection, changed, docs, loaded in (
         (names.users, workspace.changed_users, workspace.users, loaded_users),
         (names.orders, workspace.changed_orders, workspace.orders, loaded_orders),
     ):
-        if not changed:
-            continue
-        writes: list[InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]]] = []
+        writes: Writes = []
         for doc_id in sorted(changed):
             doc = docs[doc_id].to_mongo()
             if doc_id in loaded:
                 writes.append(ReplaceOne({"_id": doc_id, "revision": loaded[doc_id]}, doc))
             else:
                 writes.append(InsertOne(doc))
+        if writes:
+            batches.append((collection, writes))
+    return batches
+
+
+async def write_documents(db: Database, batches: list[tuple[str, Writes]]) -> int:
+    """Unordered bulk writes, collection by collection; returns how many documents. Raises
+    FencedOut if a document moved since it was loaded."""
+    written = 0
+    for collection, writes in batches:
         try:
             result = await db[collection].bulk_write(writes, ordered=False)
         except BulkWriteError as error:

@@ -16,10 +16,11 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from bench import events as bulk
+from eventstore.position import Position
 from projector.rebuild import Rebuild, RebuildFailed, content_hash, rebuild_name, run_rebuild
 from projector.storage import read_status
-from readmodel.collections import ReadCollections
-from readmodel.documents import RebuildPhase
+from readmodel.collections import ORDER_INDEXES, USER_INDEXES, ReadCollections
+from readmodel.documents import ProjectionStatus, RebuildPhase
 from tests.conftest import READ_TOKEN, client_for, unique_email
 from tests.projector import workload
 from tests.projector.conftest import Stack, settle
@@ -73,6 +74,37 @@ async def test_a_rebuild_equals_the_live_projection_field_for_field(
     assert done.events_applied >= events
     assert await documents(stack, status.collections) == live
     assert shown(*live) == await expected_documents(stack.sessions)
+
+
+async def test_a_replay_in_small_chunks_equals_the_live_projection(
+    stack: Stack, redis: Redis
+) -> None:
+    """Chunks cut by both bounds (events and documents), with documents that span many of
+    them: users renamed long after their orders were placed, orders changed long after."""
+    await bulk.load(stack.sessions, 30, ORDERS, RENAMES)
+    await workload.run(stack.writer, 4, 40)
+    await settle(stack.projection)
+    live = await documents(stack, ReadCollections())
+    checkpoints: list[str] = []
+
+    async def progress(status: ProjectionStatus) -> None:
+        if status.phase is RebuildPhase.REPLAYING:
+            checkpoints.append(status.checkpoint)
+
+    rebuild = rebuild_of(stack, redis, batch_size=7, chunk_pages=3, chunk_documents=12)
+    await run_rebuild(dataclasses.replace(rebuild, keep_old=True), progress=progress)
+
+    assert len(checkpoints) > 20
+    assert checkpoints == sorted(set(checkpoints), key=Position.parse)
+    status = await read_status(stack.db, "main")
+    assert await documents(stack, status.collections) == live
+    # The replay builds the indexes once the bulk of the documents is in: all of them.
+    for collection, expected in (
+        (status.users_collection, USER_INDEXES),
+        (status.orders_collection, ORDER_INDEXES),
+    ):
+        names = set(await stack.db[collection].index_information())
+        assert names == {"_id_"} | {index.document["name"] for index in expected}
 
 
 async def test_the_old_collections_are_dropped_unless_kept(stack: Stack, redis: Redis) -> None:

@@ -1,0 +1,265 @@
+"""A rebuild's replay of the whole feed into its new collections, in large chunks.
+
+The live projector loads, applies and writes back a small batch at a time, because readers
+see every write. The new collections of a rebuild are read by nobody until the switch, and
+written only by the rebuild (fenced by its status document), so the replay can fold many
+events into documents in memory, with the same pure `apply` the live projector uses (so the
+documents come out the same), and write each document once per chunk.
+
+While one chunk is written (the database's work), the next is read and folded (this
+process's work). A chunk's checkpoint is written only after its documents, so a replay that
+is killed resumes from a checkpoint whose documents are all in; the documents of a chunk
+written only in part are loaded again and the events re-applied, which changes nothing
+(guarantee 2). Memory is bounded by the size of two chunks.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventstore import Position, RecordedEvent, read_feed_page
+from projector.catch_up import POISON, Projection, catch_up
+from projector.projection import Workspace, apply, documents_touched
+from projector.storage import (
+    Database,
+    Writes,
+    advance_checkpoint,
+    checkpoint_of,
+    read_status,
+    workspace_writes,
+    write_documents,
+)
+from readmodel.collections import ReadCollections
+from readmodel.documents import OrderDocument, ProjectionState, ProjectionStatus, UserDocument
+
+# Ids per `$in` query: SecantusDB matches each document it finds against the whole list, so
+# one query for n documents that exist costs n times the list's length.
+IN_SLICE = 250
+# Events applied between turns of the event loop, so that the writes of the chunk before,
+# which take turns with the folding of this one, keep the database busy.
+YIELD_EVERY = 200
+
+
+class _OrdersOfUsers(dict[str, OrderDocument]):
+    """Orders by id, that also know whose they are: a rename updates the user's orders, and
+    a chunk holds tens of thousands of orders to look through otherwise."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_user: dict[str, list[str]] = {}
+
+    def __setitem__(self, order_id: str, doc: OrderDocument) -> None:
+        if order_id not in self:
+            self.by_user.setdefault(doc.user_id, []).append(order_id)
+        super().__setitem__(order_id, doc)
+
+
+@dataclass
+class ChunkWorkspace(Workspace):
+    orders: _OrdersOfUsers = field(default_factory=_OrdersOfUsers)
+    # The revision each document had when it joined the chunk; absent for a new document.
+    loaded_users: dict[str, str] = field(default_factory=dict)
+    loaded_orders: dict[str, str] = field(default_factory=dict)
+
+    def orders_of(self, user_id: str) -> Iterable[OrderDocument]:
+        return (self.orders[order_id] for order_id in self.orders.by_user.get(user_id, ()))
+
+    @property
+    def size(self) -> int:
+        return len(self.users) + len(self.orders)
+
+    def adopt_user(self, doc: UserDocument) -> None:
+        self.users[doc.id] = doc
+        self.loaded_users[doc.id] = doc.revision
+
+    def adopt_order(self, doc: OrderDocument) -> None:
+        self.orders[doc.id] = doc
+        self.loaded_orders[doc.id] = doc.revision
+
+
+@dataclass(frozen=True)
+class Chunking:
+    page_events: int  # events per read of the feed
+    chunk_events: int  # at most this many events per chunk (one checkpoint each)
+    chunk_documents: int  # and a chunk ends once it holds this many documents
+
+
+@dataclass
+class _Chunk:
+    workspace: ChunkWorkspace
+    events: int = 0
+    last: RecordedEvent | None = None
+    drained: bool = False  # no event was left to read
+    poison: RecordedEvent | None = None  # the event that could not be applied, if any
+
+
+async def replay_in_chunks(
+    projection: Projection,
+    chunking: Chunking,
+    on_chunk: Callable[[], Awaitable[object]] | None = None,
+) -> ProjectionStatus:
+    """Apply the feed after the checkpoint to the projection's collections, chunk by chunk,
+    until no event is left or the projection stops at a poison event."""
+    db = projection.db
+    status = await read_status(db, projection.name)
+    names = status.collections
+    after = checkpoint_of(status)
+    carried = ChunkWorkspace()  # the previous chunk's documents, as they are being written
+    writing: asyncio.Task[ProjectionStatus] | None = None
+
+    async def written() -> ProjectionStatus:
+        nonlocal writing
+        if writing is None:
+            return status
+        done = await writing
+        writing = None
+        if on_chunk is not None:
+            await on_chunk()
+        return done
+
+    try:
+        while status.state is ProjectionState.RUNNING:
+            chunk = await _fold(projection, names, chunking, after, carried)
+            status = await written()
+            if chunk.poison is not None:
+                # The chunk may hold part of the poison event's effects: it is not written.
+                await catch_up(projection, until=chunk.poison.position)
+                status = await read_status(db, projection.name)
+                after, carried = checkpoint_of(status), ChunkWorkspace()
+                continue
+            if chunk.last is None:
+                break
+            writes = workspace_writes(
+                names, chunk.workspace, chunk.workspace.loaded_users, chunk.workspace.loaded_orders
+            )
+            writing = asyncio.create_task(_commit(db, status, writes, chunk.last, chunk.events))
+            after, carried = chunk.last.position, chunk.workspace
+            if chunk.drained:
+                break
+        status = await written()
+    finally:
+        if writing is not None:  # something failed: the chunk being written is not recorded
+            writing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writing
+    return status
+
+
+async def _commit(
+    db: Database,
+    status: ProjectionStatus,
+    writes: list[tuple[str, Writes]],
+    last: RecordedEvent,
+    events: int,
+) -> ProjectionStatus:
+    await write_documents(db, writes)
+    return await advance_checkpoint(db, status, last, events)
+
+
+async def _fold(
+    projection: Projection,
+    names: ReadCollections,
+    chunking: Chunking,
+    after: Position,
+    carried: ChunkWorkspace,
+) -> _Chunk:
+    """Read the feed after `after` and apply it to documents in memory, up to the chunk's
+    bounds; stops at a poison event."""
+    chunk = _Chunk(ChunkWorkspace())
+    while chunk.events < chunking.chunk_events and chunk.workspace.size < chunking.chunk_documents:
+        limit = min(chunking.page_events, chunking.chunk_events - chunk.events)
+        async with projection.sessions() as session:
+            page = await read_feed_page(session, after, limit)
+        await _load(projection.db, names, page, chunk.workspace, carried)
+        for index, record in enumerate(page):
+            if index % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # lets the previous chunk's writes go on meanwhile
+            try:
+                apply(chunk.workspace, record)
+            except POISON:
+                chunk.poison = record
+                return chunk
+            chunk.events += 1
+            chunk.last = record
+        if len(page) < limit:
+            chunk.drained = True
+            break
+        after = page[-1].position
+    return chunk
+
+
+async def _load(
+    db: Database,
+    names: ReadCollections,
+    page: Sequence[RecordedEvent],
+    workspace: ChunkWorkspace,
+    carried: ChunkWorkspace,
+) -> None:
+    """Bring into the workspace the documents the page touches that it lacks, as
+    `storage.load_workspace` does: those of its streams, every order of a renamed user, and
+    the user of every order.
+
+    A renamed user's orders are found through the order lines of the user's document, not
+    by `user_id`: the replay writes before its collections have their indexes (see
+    `rebuild`), and every order document has its line, written before it (users first)."""
+    user_ids, order_ids, renamed = documents_touched(page)
+    await _load_users(db, names, user_ids, workspace, carried)
+    for user_id in renamed:
+        user_doc = workspace.users.get(user_id)
+        if user_doc is not None:
+            order_ids.update(line.id for line in user_doc.orders)
+    owners = await _load_orders(db, names, order_ids, workspace, carried)
+    await _load_users(db, names, owners, workspace, carried)
+
+
+async def _load_users(
+    db: Database,
+    names: ReadCollections,
+    user_ids: Iterable[str],
+    workspace: ChunkWorkspace,
+    carried: ChunkWorkspace,
+) -> None:
+    # The previous chunk's copy first: it is newer than the database's while being written.
+    wanted: list[str] = []
+    for user_id in user_ids:
+        if user_id in workspace.users:
+            continue
+        if user_id in carried.users:
+            workspace.adopt_user(carried.users[user_id])
+        else:
+            wanted.append(user_id)
+    async for raw in _find_in(db, names.users, sorted(wanted)):
+        workspace.adopt_user(UserDocument.from_mongo(raw))
+
+
+async def _load_orders(
+    db: Database,
+    names: ReadCollections,
+    order_ids: Iterable[str],
+    workspace: ChunkWorkspace,
+    carried: ChunkWorkspace,
+) -> set[str]:
+    """As `_load_users`; returns the users of the orders loaded."""
+    wanted: list[str] = []
+    owners: set[str] = set()
+    for order_id in order_ids:
+        if order_id in workspace.orders:
+            continue
+        if order_id in carried.orders:
+            workspace.adopt_order(carried.orders[order_id])
+            owners.add(carried.orders[order_id].user_id)
+        else:
+            wanted.append(order_id)
+    async for raw in _find_in(db, names.orders, sorted(wanted)):
+        order_doc = OrderDocument.from_mongo(raw)
+        workspace.adopt_order(order_doc)
+        owners.add(order_doc.user_id)
+    return owners
+
+
+async def _find_in(db: Database, collection: str, ids: list[str]) -> AsyncIterator[dict[str, Any]]:
+    for first in range(0, len(ids), IN_SLICE):
+        async for raw in db[collection].find({"_id": {"$in": ids[first : first + IN_SLICE]}}):
+            yield raw
