@@ -174,6 +174,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "queue_name": settings.projector_queue,
+        "poll_delay": settings.projector_poll_seconds,
         "ctx": {"settings": settings},
         "max_jobs": 4,
         "job_timeout": RUN_BUDGET_SECONDS + 60,
