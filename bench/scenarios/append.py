@@ -1,5 +1,8 @@
-"""Scenario 1: `eventstore.append`, one event in a new stream per transaction, against a raw
-asyncpg INSERT of the same row (the ceiling) and the `eventsourcing` library (the peer).
+"""Scenario 1: the event store's append, one event in a new stream per transaction, against a
+raw asyncpg INSERT of the same row (the ceiling) and the `eventsourcing` library (the peer).
+
+The compared subject is `append_alone`, the append in a transaction of its own; `append` in a
+session's transaction (BEGIN, the same call, COMMIT) is measured beside it.
 
 The ceiling's table is `events` copied with `LIKE ... INCLUDING ALL` (same columns, defaults,
 identity, indexes and unique constraints, no foreign key), written by one INSERT in its own
@@ -17,7 +20,7 @@ import asyncpg
 from bench.context import Context
 from bench.measure import Figure, drive, latency_figure
 from esctl.stores import asyncpg_dsn
-from eventstore import EventMetadata, JsonObject, NewEvent, StreamWrite, append
+from eventstore import EventMetadata, JsonObject, NewEvent, StreamWrite, append, append_alone
 from eventstore.database import create_engine, create_sessions
 
 SCENARIO = "append"
@@ -38,7 +41,13 @@ async def run(context: Context) -> None:
     url = await context.stores.new_postgres_database("append", migrated=True)
     # One subject's connections at a time: the server's 100 are shared with whatever else
     # runs on the machine.
-    ours = await measure(context, "eventstore.append", store_append(context, url))
+    ours = await measure(context, "eventstore.append_alone", store_append(context, url))
+    await measure(
+        context,
+        "eventstore.append in a session",
+        store_append(context, url, in_session=True),
+        note="BEGIN, the call, COMMIT: as commands that read before they write",
+    )
     raw = await measure(context, "raw asyncpg INSERT", _raw_insert(url))
     library = await _library(context)
     for concurrency in sizes.append_concurrency:
@@ -85,8 +94,11 @@ async def measure(
 
 
 @asynccontextmanager
-async def store_append(context: Context, url: str) -> AsyncIterator[Operation]:
-    """`eventstore.append` of one event in a new stream, in a transaction of its own."""
+async def store_append(
+    context: Context, url: str, *, in_session: bool = False
+) -> AsyncIterator[Operation]:
+    """One event in a new stream, in a transaction of its own: `eventstore.append_alone`, as
+    `POST /users` writes, or `eventstore.append` in a session's transaction."""
     most = max(context.sizes.append_concurrency)
     settings = context.stores.settings(url, "unused", db_pool_size=most)
     engine = create_engine(settings, application_name="bench")
@@ -94,9 +106,14 @@ async def store_append(context: Context, url: str) -> AsyncIterator[Operation]:
 
     async def store_append(_: int) -> None:
         stream_id = uuid.uuid4()
-        event = NewEvent("UserRegistered", 1, _data(stream_id), META)
+        write = StreamWrite(
+            stream_id, "user", 0, [NewEvent("UserRegistered", 1, _data(stream_id), META)]
+        )
+        if not in_session:
+            await append_alone(engine, [write])
+            return
         async with sessions() as session, session.begin():
-            await append(session, [StreamWrite(stream_id, "user", 0, [event])])
+            await append(session, [write])
 
     try:
         yield store_append
