@@ -9,6 +9,9 @@ a savepoint: a refusal undoes the command's writes but keeps the key claimed, an
 commits under it. A retry then gets the same refusal even after the state has moved on, and a
 concurrent retry, which waits on the claimed key, never runs the command a second time. A
 fault (5xx) rolls everything back and leaves the key free, because retrying it may succeed.
+
+Without a key, a command that reads nothing is its append alone, one statement with no
+transaction around it (`handlers.Unit`).
 """
 
 import hashlib
@@ -17,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from command_api.deps import CommandContext
 from command_api.errors import REFUSALS, problem_for
@@ -42,7 +45,7 @@ async def run_command(
     fingerprint = await _fingerprint(context)
     key = context.idempotency_key
     started = time.perf_counter()
-    engine = context.request.app.state.engine
+    engine: AsyncEngine = context.request.app.state.engine
     async with session.begin():
         if key is None:
             result = await _decide(Unit(session, engine, alone=True), name, handle)
