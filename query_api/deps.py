@@ -12,7 +12,7 @@ from pymongo.errors import PyMongoError
 from eventstore.position import TOKEN_PATTERN, InvalidPosition, Position
 from query_api.consistency import Checkpoint, CheckpointReader, NotYetApplied, announce, wait_for
 from readmodel.collections import LIVE, ReadCollections
-from web.auth import Access, authenticate
+from web.auth import ReadCaller
 from web.problems import FieldError, Problem
 
 Collection = AsyncCollection[dict[str, Any]]
@@ -77,6 +77,7 @@ class ReadContext:
 
 async def _read_context(
     request: Request,
+    _: ReadCaller,
     min_position: Annotated[
         str | None,
         Header(
@@ -86,10 +87,6 @@ async def _read_context(
         ),
     ] = None,
 ) -> ReadContext:
-    # First, as `ReadCaller` would: a caller without a token learns nothing, not even the
-    # position. Called, not declared as a dependency, since each dependency FastAPI solves
-    # costs a read a few per cent more (bench, issue 6).
-    authenticate(request, Access.READ)
     model: ReadModel = request.app.state.read_model
     # Read before anything can refuse the request, so that every answer, refusals included,
     # carries the projection's position (DESIGN.md, Query API). Valid reads pay nothing more:
