@@ -12,6 +12,7 @@ from eventstore.database import create_engine, create_sessions
 from readmodel.client import mongo_client
 from settings import Settings, get_settings
 from web.edge import install_edge
+from web.heap import settle_heap
 from web.logging import configure_logging
 
 
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.wakeup = wakeup
         mongo = mongo_client(settings, "command_api")
         app.state.read_store = mongo[settings.mongodb_db]
+        settle_heap()
         try:
             yield
         finally:
