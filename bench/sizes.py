@@ -14,10 +14,11 @@ class Sizes:
     rebuild_events: int = 100_000
     freshness_rate: float = 300.0  # commands per second
     freshness_seconds: float = 20.0
-    # Scenario 6: the events table measured small, then grown to large; the rebuild whose
-    # memory it measures has `rebuild_events`.
+    # Scenario 6: a small events table and a large one, measured in alternating turns that
+    # add up to `seconds` for each; the rebuild whose memory it measures has `rebuild_events`.
     growth_events: tuple[int, int] = (10_000, 1_000_000)
     growth_append_concurrency: tuple[int, ...] = (1, 8)
+    growth_turns: int = 5
     feed_page: int = 500  # events per `read_feed_page`, as `read_feed` reads by default
 
 

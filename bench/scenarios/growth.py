@@ -1,11 +1,13 @@
-"""Scenario 6: growth. The same events table measured twice, holding 10,000 events and then
-1,000,000: `eventstore.append`'s latency and the feed's read rate at each size. Then the
-projector's peak memory while it rebuilds its projection from 100,000 events.
+"""Scenario 6: growth. An events table of 10,000 events beside one of 1,000,000, each in a
+database of its own: `eventstore.append_alone`'s latency and the feed's read rate on each.
+Then the projector's peak memory while it rebuilds its projection from 100,000 events.
 
-The table is filled by COPY (`bench.events.load`) and vacuumed and analyzed after each fill,
-as autovacuum would have done to a table that grew over time: otherwise its run in the middle
-of a measurement is noise, and the planner would plan for an empty table. A checkpoint then
-writes the load's pages out, for the same reason.
+The two sizes are measured in alternating turns rather than one after the other: on this
+shared machine, the load of the minute moves a p50 by more than 20%, which would otherwise
+decide the ratio. Each table is filled by COPY (`bench.events.load`), then vacuumed and
+analyzed, as autovacuum would have done to a table that grew over time: otherwise its run in
+the middle of a measurement is noise, and the planner would plan for an empty table. A
+checkpoint then writes the load's pages out, for the same reason.
 
 The rebuild runs where it runs in production: in the projector's worker (`python -m
 projector`), as the job that `POST /admin/projections/main/rebuild` queues. The worker first
@@ -17,8 +19,9 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import asyncpg
@@ -30,10 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.context import Context
 from bench.events import events_per_user, load
-from bench.measure import Figure, Reading, latency_figure
+from bench.measure import Figure, Reading, drive, latency_figure
 from bench.memory import peak_rss_mb, reset_peak, rss_mb
 from bench.processes import Child
-from bench.scenarios.append import measure, store_append
+from bench.scenarios.append import Operation, store_append
 from bench.services import Tokens, projector
 from esctl.stores import asyncpg_dsn
 from eventstore import START, read_feed_page
@@ -51,6 +54,8 @@ APPEND_P50_AT_MOST = 1.2
 PEAK_RSS_AT_MOST_MB = 250.0
 # Long enough for the slowest projector seen so far on 100,000 events.
 PROJECTOR_WITHIN_SECONDS = 3600.0
+# How long the feed may stay held back by a transaction open elsewhere on the server.
+HELD_BACK_SECONDS = 600.0
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -60,28 +65,107 @@ async def run(context: Context) -> None:
     await _rebuild_memory(context)
 
 
+class _FeedReader:
+    """The feed from the start, a page per transaction as a subscriber reads it, starting
+    over once past the events the table held at first (appends land after them). Read in
+    turns, each going on where the last one stopped; latencies per page."""
+
+    def __init__(self, sessions: Sessions, held: int, page_size: int) -> None:
+        self.sessions = sessions
+        self.held = held
+        self.page_size = page_size
+        self.after, self.in_pass = START, 0
+        self.read = self.passes = 0
+        self.latencies: list[float] = []
+        self.seconds = 0.0
+
+    async def prepare(self) -> None:
+        """The connection and the statement's preparation, outside the measurement."""
+        async with self.sessions() as session:
+            await read_feed_page(session, START, self.page_size)
+
+    async def read_for(self, seconds: float) -> None:
+        started = time.perf_counter()
+        held_back_until = started + HELD_BACK_SECONDS
+        while time.perf_counter() < started + seconds:
+            page_started = time.perf_counter_ns()
+            async with self.sessions() as session:
+                page = await read_feed_page(session, self.after, self.page_size)
+            if not page:
+                # Held back by an older transaction still open elsewhere on the server,
+                # which the feed waits for (guarantee 1): that wait is part of reading.
+                if time.perf_counter() > held_back_until:
+                    raise TimeoutError(f"the feed stopped after {self.in_pass:,} events")
+                await asyncio.sleep(0.05)
+                continue
+            self.latencies.append((time.perf_counter_ns() - page_started) / 1e6)
+            self.read += len(page)
+            self.in_pass += len(page)
+            self.after = page[-1].position
+            if self.in_pass >= self.held:
+                self.after, self.in_pass, self.passes = START, 0, self.passes + 1
+        self.seconds += time.perf_counter() - started
+
+    def figure(self, size: int) -> Figure:
+        note = (
+            f"{self.read:,} events ({self.passes} whole passes) in pages of {self.page_size}, "
+            "one transaction each; latencies per page"
+        )
+        subject = f"read_feed_page at {size:,} events"
+        figure = latency_figure(SCENARIO, subject, 1, self.latencies, self.seconds, note=note)
+        return replace(figure, operations=self.read, unit="events")
+
+
+@dataclass
+class _Table:
+    """One events table at one size, its subjects, and what was measured on it so far."""
+
+    size: int
+    held: int  # events when the measurement began
+    append: Operation
+    feed: _FeedReader
+    appends: dict[int, tuple[list[float], float]] = field(default_factory=dict)
+
+    async def run_appends(self, concurrency: int, seconds: float) -> None:
+        latencies, took = await drive(self.append, concurrency, seconds)
+        earlier, earlier_took = self.appends.get(concurrency, ([], 0.0))
+        self.appends[concurrency] = (earlier + latencies, earlier_took + took)
+
+
 async def _table_growth(context: Context) -> None:
     sizes, results = context.sizes, context.results
     small, large = sizes.growth_events
-    url = await context.stores.new_postgres_database("growth", migrated=True)
-    engine = create_engine(context.stores.settings(url, "unused"), application_name="bench")
-    sessions = create_sessions(engine)
-    reads: dict[int, Figure] = {}
+    async with AsyncExitStack() as stack:
+        tables = [await stack.enter_async_context(_table(context, n)) for n in (small, large)]
+        for table in tables:
+            await drive(table.append, 8, sizes.warmup_seconds)
+        # Short turns, alternating the sizes and their order (ABBA): a load that comes and
+        # goes on the machine falls on both sizes alike, and the ratio stays about size.
+        turn = sizes.seconds / sizes.growth_turns
+        print(f"  both sizes in {sizes.growth_turns} turns of {turn:g} s each", flush=True)
+        for number in range(sizes.growth_turns):
+            for table in tables if number % 2 == 0 else tables[::-1]:
+                await table.feed.read_for(turn)
+                for concurrency in sizes.growth_append_concurrency:
+                    await table.run_appends(concurrency, turn)
     appends: dict[int, dict[int, Figure]] = {}
-    try:
-        for size in (small, large):
-            held = await _fill(sessions, url, size)
-            reads[size] = await _read_feed(context, sessions, size, held)
-            appends[size] = await measure(
-                context,
-                f"eventstore.append_alone at {size:,} events",
-                store_append(context, url),
-                scenario=SCENARIO,
-                concurrencies=sizes.growth_append_concurrency,
-                note=f"the table held {held:,} events when the runs began",
+    reads: dict[int, Figure] = {}
+    for table in tables:
+        reads[table.size] = results.add(table.feed.figure(table.size))
+        appends[table.size] = {
+            concurrency: results.add(
+                latency_figure(
+                    SCENARIO,
+                    f"eventstore.append_alone at {table.size:,} events",
+                    concurrency,
+                    latencies,
+                    seconds,
+                    unit="events",
+                    note=f"the table held {table.held:,} events when the runs began",
+                )
             )
-    finally:
-        await engine.dispose()
+            for concurrency, (latencies, seconds) in table.appends.items()
+        }
     for concurrency in sizes.growth_append_concurrency:
         results.compare_p50(
             f"append c{concurrency} at {large:,} / at {small:,} events",
@@ -92,15 +176,29 @@ async def _table_growth(context: Context) -> None:
     results.compare(f"feed read at {large:,} / at {small:,} events", reads[large], reads[small])
 
 
+@asynccontextmanager
+async def _table(context: Context, size: int) -> AsyncIterator[_Table]:
+    """A database of its own whose events table holds `size` events."""
+    url = await context.stores.new_postgres_database("growth", migrated=True)
+    engine = create_engine(context.stores.settings(url, "unused"), application_name="bench")
+    try:
+        sessions = create_sessions(engine)
+        held = await _fill(sessions, url, size)
+        feed = _FeedReader(sessions, held, context.sizes.feed_page)
+        await feed.prepare()
+        async with store_append(context, url) as append:
+            yield _Table(size, held, append, feed)
+    finally:
+        await engine.dispose()
+
+
 async def _fill(sessions: Sessions, url: str, size: int) -> int:
-    """Loads events until the table holds about `size`; how many it holds."""
-    held = await _events_held(url)
-    users = math.ceil(max(size - held, 0) / events_per_user(ORDERS, RENAMES))
-    if users:
-        print(f"  loading {users * events_per_user(ORDERS, RENAMES):,} events", flush=True)
-        started = time.perf_counter()
-        await load(sessions, users, ORDERS, RENAMES)
-        print(f"  loaded in {time.perf_counter() - started:.0f} s", flush=True)
+    """Loads about `size` events and settles the table; how many it holds."""
+    users = math.ceil(size / events_per_user(ORDERS, RENAMES))
+    print(f"  loading {users * events_per_user(ORDERS, RENAMES):,} events", flush=True)
+    started = time.perf_counter()
+    await load(sessions, users, ORDERS, RENAMES)
+    print(f"  loaded in {time.perf_counter() - started:.0f} s", flush=True)
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await conn.execute("VACUUM ANALYZE events, streams")
@@ -108,56 +206,9 @@ async def _fill(sessions: Sessions, url: str, size: int) -> int:
         # would otherwise still be writing while the large table is measured.
         with contextlib.suppress(asyncpg.InsufficientPrivilegeError):
             await conn.execute("CHECKPOINT")
-    finally:
-        await conn.close()
-    return await _events_held(url)
-
-
-async def _events_held(url: str) -> int:
-    conn = await asyncpg.connect(asyncpg_dsn(url))
-    try:
         return int(await conn.fetchval("SELECT count(*) FROM events"))
     finally:
         await conn.close()
-
-
-async def _read_feed(context: Context, sessions: Sessions, size: int, held: int) -> Figure:
-    """The feed from the start, a page per transaction as a subscriber reads it, for the
-    run's seconds, starting over at the head: both sizes are read for as long, so both
-    figures meet the machine's noise alike. Latencies per page."""
-    page_size = context.sizes.feed_page
-    async with sessions() as session:  # the connection and the statement's preparation
-        await read_feed_page(session, START, page_size)
-    latencies: list[float] = []
-    after, read, passes, in_pass = START, 0, 0, 0
-    started = time.perf_counter()
-    deadline = started + PROJECTOR_WITHIN_SECONDS
-    while time.perf_counter() < started + context.sizes.seconds:
-        page_started = time.perf_counter_ns()
-        async with sessions() as session:
-            page = await read_feed_page(session, after, page_size)
-        if not page:
-            # Held back by an older transaction still open elsewhere on the server, which
-            # the feed waits for (guarantee 1): that wait is part of reading.
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"the feed stopped after {in_pass:,} of {held:,} events")
-            await asyncio.sleep(0.05)
-            continue
-        latencies.append((time.perf_counter_ns() - page_started) / 1e6)
-        read += len(page)
-        in_pass += len(page)
-        after = page[-1].position
-        if in_pass >= held:
-            after, passes, in_pass = START, passes + 1, 0
-    seconds = time.perf_counter() - started
-    note = (
-        f"{read:,} events ({passes} whole passes) in pages of {page_size}, one transaction "
-        "each; latencies per page"
-    )
-    figure = latency_figure(
-        SCENARIO, f"read_feed_page at {size:,} events", 1, latencies, seconds, note=note
-    )
-    return context.results.add(replace(figure, operations=read, unit="events"))
 
 
 async def _rebuild_memory(context: Context) -> None:

@@ -52,7 +52,11 @@ def test_the_quick_append_run_reports_every_figure(tmp_path: Path) -> None:
     figures = {figure["key"]: figure for figure in document["figures"]}
     expected = {
         f"append/{subject}/c{concurrency}"
-        for subject in ("eventstore.append", "raw asyncpg INSERT")
+        for subject in (
+            "eventstore.append_alone",
+            "eventstore.append in a session",
+            "raw asyncpg INSERT",
+        )
         for concurrency in (1, 8, 32)
     } | {"append/eventsourcing library/c8"}
     assert expected == set(figures)
@@ -81,8 +85,8 @@ def test_the_quick_growth_run_reports_both_sizes_and_the_peak_memory(tmp_path: P
         for size in ("1,000", "10,000")
         for subject, concurrency in (
             ("read_feed_page", 1),
-            ("eventstore.append", 1),
-            ("eventstore.append", 8),
+            ("eventstore.append_alone", 1),
+            ("eventstore.append_alone", 8),
         )
     }
     for figure in figures.values():
