@@ -40,6 +40,9 @@ IN_SLICE = 250
 # Events applied between turns of the event loop, so that the writes of the chunk before,
 # which take turns with the folding of this one, keep the database busy.
 YIELD_EVERY = 200
+# The ids a replay remembers having written, to skip loading the others (about 100 bytes
+# each); past this many it asks the database instead.
+REMEMBERED_IDS = 500_000
 
 
 class _OrdersOfUsers(dict[str, OrderDocument]):
@@ -95,6 +98,28 @@ class _Chunk:
     poison: RecordedEvent | None = None  # the event that could not be applied, if any
 
 
+@dataclass
+class _Sources:
+    """Where a chunk finds the documents it lacks."""
+
+    db: Database
+    names: ReadCollections
+    # The previous chunk's documents: newer than the database's copies while being written.
+    carried: ChunkWorkspace = field(default_factory=ChunkWorkspace)
+    # When the replay began on empty collections, the ids of the documents it has written
+    # since: no other is in the database, so most loads need no query. None: ask.
+    written: set[str] | None = None
+
+    def remember(self, workspace: ChunkWorkspace) -> None:
+        if self.written is not None:
+            self.written.update(workspace.changed_users, workspace.changed_orders)
+            if len(self.written) > REMEMBERED_IDS:
+                self.written = None  # memory beyond the bound: ask the database instead
+
+    def may_hold(self, doc_id: str) -> bool:
+        return self.written is None or doc_id in self.written
+
+
 async def replay_in_chunks(
     projection: Projection,
     chunking: Chunking,
@@ -105,8 +130,8 @@ async def replay_in_chunks(
     db = projection.db
     status = await read_status(db, projection.name)
     names = status.collections
+    sources = _Sources(db, names, written=set() if await _empty(db, names) else None)
     after = checkpoint_of(status)
-    carried = ChunkWorkspace()  # the previous chunk's documents, as they are being written
     writing: asyncio.Task[ProjectionStatus] | None = None
 
     async def written() -> ProjectionStatus:
@@ -121,21 +146,24 @@ async def replay_in_chunks(
 
     try:
         while status.state is ProjectionState.RUNNING:
-            chunk = await _fold(projection, names, chunking, after, carried)
+            chunk = await _fold(projection, sources, chunking, after)
             status = await written()
             if chunk.poison is not None:
                 # The chunk may hold part of the poison event's effects: it is not written.
+                # The live projector's way applies what precedes the event and stops there.
                 await catch_up(projection, until=chunk.poison.position)
                 status = await read_status(db, projection.name)
-                after, carried = checkpoint_of(status), ChunkWorkspace()
+                after, sources = checkpoint_of(status), _Sources(db, names)
                 continue
             if chunk.last is None:
                 break
+            workspace = chunk.workspace
             writes = workspace_writes(
-                names, chunk.workspace, chunk.workspace.loaded_users, chunk.workspace.loaded_orders
+                names, workspace, workspace.loaded_users, workspace.loaded_orders
             )
             writing = asyncio.create_task(_commit(db, status, writes, chunk.last, chunk.events))
-            after, carried = chunk.last.position, chunk.workspace
+            after, sources.carried = chunk.last.position, workspace
+            sources.remember(workspace)
             if chunk.drained:
                 break
         status = await written()
@@ -145,6 +173,13 @@ async def replay_in_chunks(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writing
     return status
+
+
+async def _empty(db: Database, names: ReadCollections) -> bool:
+    for collection in (names.users, names.orders):
+        if await db[collection].find_one({}, projection={"_id": 1}) is not None:
+            return False
+    return True
 
 
 async def _commit(
@@ -159,11 +194,7 @@ async def _commit(
 
 
 async def _fold(
-    projection: Projection,
-    names: ReadCollections,
-    chunking: Chunking,
-    after: Position,
-    carried: ChunkWorkspace,
+    projection: Projection, sources: _Sources, chunking: Chunking, after: Position
 ) -> _Chunk:
     """Read the feed after `after` and apply it to documents in memory, up to the chunk's
     bounds; stops at a poison event."""
@@ -172,7 +203,7 @@ async def _fold(
         limit = min(chunking.page_events, chunking.chunk_events - chunk.events)
         async with projection.sessions() as session:
             page = await read_feed_page(session, after, limit)
-        await _load(projection.db, names, page, chunk.workspace, carried)
+        await _load(sources, page, chunk.workspace)
         for index, record in enumerate(page):
             if index % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # lets the previous chunk's writes go on meanwhile
@@ -191,11 +222,7 @@ async def _fold(
 
 
 async def _load(
-    db: Database,
-    names: ReadCollections,
-    page: Sequence[RecordedEvent],
-    workspace: ChunkWorkspace,
-    carried: ChunkWorkspace,
+    sources: _Sources, page: Sequence[RecordedEvent], workspace: ChunkWorkspace
 ) -> None:
     """Bring into the workspace the documents the page touches that it lacks, as
     `storage.load_workspace` does: those of its streams, every order of a renamed user, and
@@ -205,43 +232,36 @@ async def _load(
     by `user_id`: the replay writes before its collections have their indexes (see
     `rebuild`), and every order document has its line, written before it (users first)."""
     user_ids, order_ids, renamed = documents_touched(page)
-    await _load_users(db, names, user_ids, workspace, carried)
+    await _load_users(sources, user_ids, workspace)
     for user_id in renamed:
         user_doc = workspace.users.get(user_id)
         if user_doc is not None:
             order_ids.update(line.id for line in user_doc.orders)
-    owners = await _load_orders(db, names, order_ids, workspace, carried)
-    await _load_users(db, names, owners, workspace, carried)
+    owners = await _load_orders(sources, order_ids, workspace)
+    await _load_users(sources, owners, workspace)
 
 
 async def _load_users(
-    db: Database,
-    names: ReadCollections,
-    user_ids: Iterable[str],
-    workspace: ChunkWorkspace,
-    carried: ChunkWorkspace,
+    sources: _Sources, user_ids: Iterable[str], workspace: ChunkWorkspace
 ) -> None:
-    # The previous chunk's copy first: it is newer than the database's while being written.
+    carried = sources.carried
     wanted: list[str] = []
     for user_id in user_ids:
         if user_id in workspace.users:
             continue
         if user_id in carried.users:
             workspace.adopt_user(carried.users[user_id])
-        else:
+        elif sources.may_hold(user_id):
             wanted.append(user_id)
-    async for raw in _find_in(db, names.users, sorted(wanted)):
+    async for raw in _find_in(sources.db, sources.names.users, sorted(wanted)):
         workspace.adopt_user(UserDocument.from_mongo(raw))
 
 
 async def _load_orders(
-    db: Database,
-    names: ReadCollections,
-    order_ids: Iterable[str],
-    workspace: ChunkWorkspace,
-    carried: ChunkWorkspace,
+    sources: _Sources, order_ids: Iterable[str], workspace: ChunkWorkspace
 ) -> set[str]:
     """As `_load_users`; returns the users of the orders loaded."""
+    carried = sources.carried
     wanted: list[str] = []
     owners: set[str] = set()
     for order_id in order_ids:
@@ -250,9 +270,9 @@ async def _load_orders(
         if order_id in carried.orders:
             workspace.adopt_order(carried.orders[order_id])
             owners.add(carried.orders[order_id].user_id)
-        else:
+        elif sources.may_hold(order_id):
             wanted.append(order_id)
-    async for raw in _find_in(db, names.orders, sorted(wanted)):
+    async for raw in _find_in(sources.db, sources.names.orders, sorted(wanted)):
         order_doc = OrderDocument.from_mongo(raw)
         workspace.adopt_order(order_doc)
         owners.add(order_doc.user_id)

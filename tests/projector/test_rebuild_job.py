@@ -42,8 +42,8 @@ async def documents(stack: Stack, names: ReadCollections) -> list[list[dict[str,
 
 async def run_worker(stack: Stack) -> Worker:
     """The projector's own worker, until its queue is empty."""
-    options = {**worker_settings(stack.settings), "handle_signals": False}
-    worker = Worker(**options, burst=True, poll_delay=0.05)
+    options = {**worker_settings(stack.settings), "handle_signals": False, "poll_delay": 0.05}
+    worker = Worker(**options, burst=True)
     try:
         await worker.main()
     finally:
