@@ -47,7 +47,7 @@ REBUILD_BATCH = 5000  # events per read of the feed
 # A replay writes its documents and checkpoint once per chunk of this many reads, or sooner
 # once the chunk holds `CHUNK_DOCUMENTS` documents (which bounds the replay's memory).
 CHUNK_PAGES = 2
-CHUNK_DOCUMENTS = 20_000
+CHUNK_DOCUMENTS = 10_000
 # How long a switch waits for a catch-up under way to step aside.
 SWITCH_WAIT_SECONDS = 60.0
 # Readers that read the old names just before the switch finish on the old collections.

@@ -95,7 +95,9 @@ def workspace_writes(
 
 
 async def write_documents(db: Database, batches: list[tuple[str, Writes]]) -> int:
-    """Unordered bulk writes, collection by collection; returns how many documents. Raises
+    """Unordered bulk writes, collection by collection (users before orders, as
+    `workspace_writes` lists them: an order is never stored without its line in its user's
+    document, which a rebuild's replay relies on); returns how many documents. Raises
     FencedOut if a document moved since it was loaded."""
     written = 0
     for collection, writes in batches:
