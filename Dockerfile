@@ -37,4 +37,4 @@ WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
 USER app:app
 EXPOSE 8000 8001
-CMD ["uvicorn", "--factory", "command_api.app:create_app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "--factory", "command_api.app:create_app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]
