@@ -19,7 +19,7 @@ from bench import events as bulk
 from eventstore.position import Position
 from projector.rebuild import Rebuild, RebuildFailed, content_hash, rebuild_name, run_rebuild
 from projector.storage import read_status
-from readmodel.collections import ORDER_INDEXES, USER_INDEXES, ReadCollections
+from readmodel.collections import ORDER_INDEXES, STATUS, USER_INDEXES, ReadCollections
 from readmodel.documents import ProjectionStatus, RebuildPhase
 from tests.conftest import READ_TOKEN, client_for, unique_email
 from tests.projector import workload
@@ -105,6 +105,40 @@ async def test_a_replay_in_small_chunks_equals_the_live_projection(
     ):
         names = set(await stack.db[collection].index_information())
         assert names == {"_id_"} | {index.document["name"] for index in expected}
+
+
+class Killed(Exception):
+    pass
+
+
+async def test_a_replay_resumed_behind_its_documents_finishes_exact(
+    stack: Stack, redis: Redis
+) -> None:
+    """A replay stopped between a chunk's documents and its checkpoint resumes behind what
+    it wrote: it loads those documents back and applies their events again, changing nothing."""
+    await bulk.load(stack.sessions, 30, ORDERS, RENAMES)
+    await workload.run(stack.writer, 4, 40)
+    await settle(stack.projection)
+    live = await documents(stack, ReadCollections())
+    rebuild = rebuild_of(stack, redis, batch_size=7, chunk_pages=3, keep_old=True)
+    chunks = 0
+
+    async def killed_after_ten_chunks(_: ProjectionStatus) -> None:
+        nonlocal chunks
+        chunks += 1
+        if chunks == 10:
+            raise Killed
+
+    with pytest.raises(Killed):
+        await run_rebuild(rebuild, progress=killed_after_ten_chunks)
+    # As if every checkpoint so far were lost, and none of the documents.
+    at_start = {"checkpoint": "0-0", "checkpoint_transaction_id": 0, "checkpoint_position": 0}
+    await stack.db[STATUS].update_one({"_id": rebuild_name("main")}, {"$set": at_start})
+    await run_rebuild(rebuild)
+
+    status = await read_status(stack.db, "main")
+    assert status.generation == 1
+    assert await documents(stack, status.collections) == live
 
 
 async def test_the_old_collections_are_dropped_unless_kept(stack: Stack, redis: Redis) -> None:
