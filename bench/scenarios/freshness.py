@@ -11,9 +11,8 @@ own round trip); a read that gives up (503 after the query API's bounded wait) i
 import asyncio
 import time
 
-import httpx
-
 from bench.context import Context
+from bench.http import Client
 from bench.measure import latency_figure
 from bench.services import Tokens, command_api, projector, query_api
 
@@ -31,13 +30,17 @@ async def run(context: Context) -> None:
         command_api(stores, settings, tokens) as commands,
         query_api(stores, settings, tokens) as queries,
         projector(stores, settings, tokens),
-        httpx.AsyncClient(base_url=commands, headers=_bearer(tokens.write), timeout=30) as writer,
-        httpx.AsyncClient(base_url=queries, headers=_bearer(tokens.read), timeout=30) as reader,
     ):
-        steady = _Steady(writer, reader)
-        await steady.run(sizes.freshness_rate, sizes.warmup_seconds)
-        steady = _Steady(writer, reader)
-        seconds = await steady.run(sizes.freshness_rate, sizes.freshness_seconds)
+        writer = Client(commands, _bearer(tokens.write))
+        reader = Client(queries, _bearer(tokens.read))
+        try:
+            steady = _Steady(writer, reader)
+            await steady.run(sizes.freshness_rate, sizes.warmup_seconds)
+            steady = _Steady(writer, reader)
+            seconds = await steady.run(sizes.freshness_rate, sizes.freshness_seconds)
+        finally:
+            await writer.aclose()
+            await reader.aclose()
     note = f"offered {sizes.freshness_rate:g} POST /users/s (open loop); throughput = completed/s"
     results.add(
         latency_figure(
@@ -70,7 +73,7 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 class _Steady:
-    def __init__(self, writer: httpx.AsyncClient, reader: httpx.AsyncClient) -> None:
+    def __init__(self, writer: Client, reader: Client) -> None:
         self.writer = writer
         self.reader = reader
         self.freshness_ms: list[float] = []
@@ -91,20 +94,21 @@ class _Steady:
         sent = time.perf_counter()
         body = {"name": f"Fresh {n}", "email": f"fresh-{n}-{time.time_ns()}@example.com"}
         try:
-            command = await self.writer.post("/users", json=body)
+            command = await self.writer.request("POST", "/users", json_body=body)
             answered = time.perf_counter()
-            if command.status_code != 201:
+            if command.status != 201:
                 self.errors += 1
                 return
-            read = await self.reader.get(
+            read = await self.reader.request(
+                "GET",
                 f"/users/{command.json()['id']}",
-                headers={"Min-Position": command.headers["Event-Position"]},
+                headers={"Min-Position": command.headers["event-position"]},
             )
             seen = time.perf_counter()
-        except httpx.HTTPError:
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             self.errors += 1
             return
-        if read.status_code != 200:
+        if read.status != 200:
             self.errors += 1
             return
         self.command_ms.append((answered - sent) * 1000)
