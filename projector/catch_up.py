@@ -80,7 +80,15 @@ async def catch_up(
             await on_batch()
         if len(batch) < projection.batch_size:
             break
-    await _report_lag(projection, status)
+    now = time.monotonic()
+    # The lag costs two queries and a write: under a steady stream of events, where each
+    # catch-up is short, once a second is enough; an idle catch-up (the cron's) always reports.
+    if (
+        applied == 0
+        or now - _lag_reported.get(projection.name, -LAG_EVERY_SECONDS) >= LAG_EVERY_SECONDS
+    ):
+        _lag_reported[projection.name] = now
+        await _report_lag(projection, status)
     return applied
 
 
@@ -144,6 +152,10 @@ async def _stop_at_poison(
     )
     metrics.STOPPED.labels(projection.name).set(1)
     return await stop_at(projection.db, status, poison, error), len(good)
+
+
+LAG_EVERY_SECONDS = 1.0
+_lag_reported: dict[str, float] = {}
 
 
 async def _report_lag(projection: Projection, status: ProjectionStatus) -> None:
