@@ -28,11 +28,11 @@ from readmodel.client import mongo_client as readmodel_client
 from readmodel.collections import ensure_indexes
 from readmodel.documents import ProjectionStatus
 from settings import Settings, get_settings
+from web.heap import settle_heap
 from web.logging import configure_logging
 
 log = structlog.get_logger()
 RUN_BUDGET_SECONDS = 240
-# The job the command API enqueues for `POST /admin/projections/{name}/rebuild`.
 
 
 def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
@@ -57,6 +57,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         await _ensure_indexes_once(ctx)
     except PyMongoError as error:  # MongoDB down at start: the first catch-up tries again
         log.warning("indexes not ensured at start-up", error=repr(error)[:200])
+    settle_heap()
 
 
 async def _ensure_indexes_once(ctx: dict[str, Any]) -> None:
