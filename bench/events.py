@@ -9,6 +9,7 @@ version, events numbered from 1, in the order given); the database fills in the 
 """
 
 import json
+import math
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
@@ -89,6 +90,17 @@ async def load(
         async with sessions() as session, session.begin():
             total += await copy_new_streams(session, writes)
     return user_ids, total
+
+
+async def load_about(
+    sessions: async_sessionmaker[AsyncSession], events: int, orders: int = 4, renames: int = 1
+) -> int:
+    """About `events` events, in whole users of `orders` orders and `renames` renames each;
+    how many were loaded."""
+    users = math.ceil(events / events_per_user(orders, renames))
+    print(f"  loading {users * events_per_user(orders, renames):,} events", flush=True)
+    _, loaded = await load(sessions, users, orders, renames)
+    return loaded
 
 
 async def copy_new_streams(session: AsyncSession, writes: Sequence[StreamWrite]) -> int:

@@ -17,7 +17,6 @@ it holds at rest, so the figure covers the rebuild alone.
 
 import asyncio
 import contextlib
-import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -32,7 +31,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.context import Context
-from bench.events import events_per_user, load
+from bench.events import load_about
 from bench.measure import Figure, Reading, drive, latency_figure
 from bench.memory import peak_rss_mb, reset_peak, rss_mb
 from bench.processes import Child
@@ -46,7 +45,6 @@ from projector.overview import OverviewState, overview
 from readmodel.documents import RebuildPhase
 
 SCENARIO = "growth"
-ORDERS, RENAMES = 4, 1
 PROJECTION = "main"
 # The issue's targets: append's p50 at the large size at most 1.2 times the small size's,
 # and the projector under 250 MB while it rebuilds.
@@ -194,10 +192,8 @@ async def _table(context: Context, size: int) -> AsyncIterator[_Table]:
 
 async def _fill(sessions: Sessions, url: str, size: int) -> int:
     """Loads about `size` events and settles the table; how many it holds."""
-    users = math.ceil(size / events_per_user(ORDERS, RENAMES))
-    print(f"  loading {users * events_per_user(ORDERS, RENAMES):,} events", flush=True)
     started = time.perf_counter()
-    await load(sessions, users, ORDERS, RENAMES)
+    await load_about(sessions, size)
     print(f"  loaded in {time.perf_counter() - started:.0f} s", flush=True)
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
@@ -223,9 +219,7 @@ async def _rebuild_memory(context: Context) -> None:
     )
     try:
         sessions = create_sessions(engine)
-        users = math.ceil(sizes.rebuild_events / events_per_user(ORDERS, RENAMES))
-        print(f"  loading {users * events_per_user(ORDERS, RENAMES):,} events", flush=True)
-        _, events = await load(sessions, users, ORDERS, RENAMES)
+        events = await load_about(sessions, sizes.rebuild_events)
         db = mongo[settings.mongodb_db]
         async with projector(stores, settings, Tokens.new()) as worker:
             pid = worker.process.pid

@@ -7,7 +7,6 @@ and comparing the two; the rebuild keeps the old collections, which otherwise it
 a pause for readers that is no work.
 """
 
-import math
 import time
 from dataclasses import replace
 from typing import Any
@@ -17,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
 from bench.context import Context
-from bench.events import events_per_user, load
+from bench.events import load_about
 from bench.measure import Figure, latency_figure
 from bench.settle import settle
 from eventstore.database import create_engine, create_sessions
@@ -27,7 +26,6 @@ from readmodel.collections import ReadCollections, ensure_indexes
 from readmodel.documents import ProjectionStatus, RebuildPhase
 
 SCENARIO = "projection"
-ORDERS, RENAMES = 4, 1
 
 
 class Batches:
@@ -60,9 +58,7 @@ async def run(context: Context) -> None:
     redis = Redis.from_url(settings.redis_url)
     try:
         sessions = create_sessions(engine)
-        users = math.ceil(sizes.rebuild_events / events_per_user(ORDERS, RENAMES))
-        print(f"  loading {users * events_per_user(ORDERS, RENAMES):,} events", flush=True)
-        _, events = await load(sessions, users, ORDERS, RENAMES)
+        events = await load_about(sessions, sizes.rebuild_events)
         db = mongo[settings.mongodb_db]
         await ensure_indexes(db)
         batch = settings.projector_batch_size
