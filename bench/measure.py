@@ -112,6 +112,21 @@ class Results:
         return reading
 
 
+def latency_reading(
+    figure: Figure, which: str, at_most: float | None = None, note: str = ""
+) -> Reading:
+    """A figure's p50 or p99 (`which`) as a reading in ms, against a ceiling."""
+    value = figure.p50_ms if which == "p50" else figure.p99_ms
+    return Reading(
+        figure.scenario,
+        f"{figure.subject}, {which}",
+        math.nan if value is None else value,
+        "ms",
+        at_most,
+        note,
+    )
+
+
 def percentile(sorted_ms: Sequence[float], fraction: float) -> float:
     """Nearest-rank percentile of an ascending sequence."""
     if not sorted_ms:

@@ -4,7 +4,7 @@ against the baseline CRUD app on the same PostgreSQL, one after the other."""
 from collections.abc import Sequence
 
 from bench.context import Context
-from bench.measure import Figure
+from bench.measure import Figure, latency_reading
 from bench.services import Tokens, baseline, command_api, sign_up
 from bench.wrk import run_wrk
 
@@ -69,6 +69,7 @@ async def run(context: Context) -> None:
             theirs[endpoint] = await measure_http(
                 context, SCENARIO, f"baseline CRUD {endpoint}", url, mode, ids=ids
             )
+    context.results.read(latency_reading(ours["POST /users"], "p99", 50.0, "at 32 connections"))
     for endpoint, _ in ENDPOINTS:
         target = 6.0 if endpoint == "POST /users" else None
         context.results.compare(

@@ -13,10 +13,12 @@ import time
 
 from bench.context import Context
 from bench.http import Client
-from bench.measure import latency_figure
+from bench.measure import latency_figure, latency_reading
 from bench.services import Tokens, command_api, projector, query_api
 
 SCENARIO = "freshness"
+# The targets at 300 commands/s.
+FRESH_P50_AT_MOST_MS, FRESH_P99_AT_MOST_MS = 50.0, 250.0
 
 
 async def run(context: Context) -> None:
@@ -42,7 +44,7 @@ async def run(context: Context) -> None:
             await writer.aclose()
             await reader.aclose()
     note = f"offered {sizes.freshness_rate:g} POST /users/s (open loop); throughput = completed/s"
-    results.add(
+    freshness = results.add(
         latency_figure(
             SCENARIO,
             "command answered → visible in query API",
@@ -66,6 +68,9 @@ async def run(context: Context) -> None:
             note=note,
         )
     )
+    at = f"at {sizes.freshness_rate:g} commands/s"
+    results.read(latency_reading(freshness, "p50", FRESH_P50_AT_MOST_MS, at))
+    results.read(latency_reading(freshness, "p99", FRESH_P99_AT_MOST_MS, at))
 
 
 def _bearer(token: str) -> dict[str, str]:
