@@ -42,8 +42,9 @@ async def run_command(
     *,
     location: Callable[[CommandResult], str] | None = None,
 ) -> JSONResponse:
-    fingerprint = await _fingerprint(context)
     key = context.idempotency_key
+    # Only a stored answer needs the request it answered: without a key nothing is stored.
+    fingerprint = "" if key is None else await _fingerprint(context)
     started = time.perf_counter()
     engine: AsyncEngine = context.request.app.state.engine
     async with session.begin():
