@@ -55,7 +55,7 @@ class ProjectorWakeup:
     async def settled(self) -> None:
         """Wait until every wake-up asked for so far has been sent or has failed."""
         while self._sender is not None and not self._sender.done():
-            await asyncio.shield(self._sender)
+            await asyncio.wait([self._sender])
 
     async def aclose(self) -> None:
         # Each send is bounded by the Redis timeouts: finishing beats losing the last one.
@@ -69,6 +69,9 @@ class ProjectorWakeup:
             except (RedisError, OSError) as error:
                 WAKEUP_FAILURES.inc()
                 log.warning("projector wake-up not sent", error=repr(error))
+            except Exception as error:  # not Redis's: still only a lost hint, the cron covers it
+                WAKEUP_FAILURES.inc()
+                log.error("projector wake-up failed", error=repr(error))
 
     async def ping(self) -> bool:
         try:

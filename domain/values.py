@@ -45,10 +45,12 @@ def _valid_email(text: str) -> str:
     return email
 
 
+# The length is that of the normalised address, checked after it, as `EmailStr` then
+# `max_length` checked it.
 Email = Annotated[
     str,
-    StringConstraints(max_length=254),
     AfterValidator(_valid_email),
+    StringConstraints(max_length=254),
     WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
 ]
 Product = Annotated[str, Strict(), _SHORT_TEXT]
