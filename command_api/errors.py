@@ -11,7 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from command_api.handlers import PreconditionFailed
 from domain.errors import DomainError, Gone, NotFound, RuleViolation
 from eventstore import ConcurrencyConflict, StreamDeleted, UniqueKeyTaken
-from eventstore.errors import StoreUnavailable
+from eventstore.errors import StoreUnavailable, is_connection_failure
 from web.problems import Problem, problem_response
 
 log = structlog.get_logger()
@@ -63,9 +63,8 @@ async def _on_database_down(request: Request, exc: Exception) -> JSONResponse:
 def _is_outage(exc: DBAPIError) -> bool:
     if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
         return True
-    # SQLSTATE class 08 is a connection failure, 57P a shutdown or a server still starting.
     sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return isinstance(sqlstate, str) and sqlstate.startswith(("08", "57P"))
+    return is_connection_failure(sqlstate)
 
 
 async def _on_admin_store_down(request: Request, exc: Exception) -> JSONResponse:

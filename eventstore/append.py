@@ -22,6 +22,7 @@ from eventstore.errors import (
     StoreUnavailable,
     StreamDeleted,
     UniqueKeyTaken,
+    is_connection_failure,
 )
 from eventstore.position import Position
 from eventstore.records import AppendResult, StreamWrite, UniqueClaim
@@ -76,7 +77,7 @@ async def append_alone(
             refusal = _refusal(error)
             if refusal is not None:
                 raise refusal from None
-            if not _is_connection_lost(error):
+            if not is_connection_failure(error.sqlstate):
                 raise
             await conn.invalidate()
             raise StoreUnavailable(str(error)) from error
@@ -167,11 +168,6 @@ def _result(writes: Sequence[StreamWrite], rows: list[tuple[Any, ...]]) -> Appen
         last_position=Position(transaction_id, position),
         event_count=len(rows),
     )
-
-
-def _is_connection_lost(error: PostgresError) -> bool:
-    # SQLSTATE class 08 is a connection failure, 57P a shutdown or a server still starting.
-    return str(error.sqlstate).startswith(("08", "57P"))
 
 
 def _refusal(error: BaseException | None) -> Exception | None:

@@ -30,3 +30,9 @@ class UniqueKeyTaken(EventStoreError):
 class StoreUnavailable(EventStoreError):
     """PostgreSQL could not be reached, or went away during the call: whether a write made
     in a transaction of its own committed is then unknown."""
+
+
+def is_connection_failure(sqlstate: object) -> bool:
+    """SQLSTATE class 08 is a connection failure, 57P a shutdown or a server still starting:
+    PostgreSQL is away, not refusing the statement."""
+    return isinstance(sqlstate, str) and sqlstate.startswith(("08", "57P"))

@@ -170,3 +170,31 @@ async def test_each_commit_enqueues_a_projector_wakeup(settings: Settings) -> No
     finally:
         await redis.delete(queue)
         await redis.aclose()
+
+
+async def test_a_commit_made_while_a_wakeup_is_on_its_way_gets_one_after_it(
+    settings: Settings,
+) -> None:
+    """Wake-ups share a sender: the second commit, made while Redis holds the first wake-up,
+    must still be followed by a wake-up sent after it, or the projector would learn of it
+    only from its cron job."""
+    queue = f"arq:test:{uuid.uuid4().hex}"
+    app = create_app(
+        settings.model_copy(update={"projector_queue": queue, "write_tokens": frozenset({WRITE})})
+    )
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        async with app.router.lifespan_context(app), client_for(app, WRITE) as client:
+            # Writes wait for 300 ms (under the 500 ms Redis timeout): the first wake-up is
+            # still on its way when the second command commits.
+            await redis.execute_command("CLIENT", "PAUSE", 300, "WRITE")
+            for name in ("Ada", "Bob"):
+                created = await client.post("/users", json={"name": name, "email": unique_email()})
+                assert created.status_code == 201
+            assert await redis.zcard(queue) == 0, "the pause did not hold the first wake-up"
+            await app.state.wakeup.settled()
+            assert await redis.zcard(queue) == 2
+    finally:
+        await redis.execute_command("CLIENT", "UNPAUSE")
+        await redis.delete(queue)
+        await redis.aclose()
