@@ -20,7 +20,6 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from command_api.deps import CommandContext
 from command_api.errors import REFUSALS, problem_for
@@ -35,7 +34,6 @@ Handler = Callable[[Unit], Awaitable[CommandResult]]
 
 
 async def run_command(
-    session: AsyncSession,
     context: CommandContext,
     name: str,
     handle: Handler,
@@ -46,17 +44,18 @@ async def run_command(
     # Only a stored answer needs the request it answered: without a key nothing is stored.
     fingerprint = "" if key is None else await _fingerprint(context)
     started = time.perf_counter()
-    engine: AsyncEngine = context.request.app.state.engine
-    async with session.begin():
+    state = context.request.app.state
+    async with Unit(state.sessions, state.engine, alone=key is None) as unit:
         if key is None:
-            result = await _decide(Unit(session, engine, alone=True), name, handle)
+            result = await _decide(unit, name, handle)
         else:
+            session = unit.session
             earlier = await claim_idempotency_key(session, key, fingerprint)
             if earlier is not None:
                 return _replay(earlier, fingerprint)
             try:
                 async with session.begin_nested():
-                    result = await _decide(Unit(session, engine, alone=False), name, handle)
+                    result = await _decide(unit, name, handle)
             except REFUSALS as refusal:
                 problem = problem_for(refusal)
                 await record_response(session, key, _stored_problem(problem, fingerprint))

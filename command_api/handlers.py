@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from command_api.preconditions import IfMatch
 from domain import order, user
@@ -43,23 +43,47 @@ class PreconditionFailed(Exception):
 
 
 class Unit:
-    """What a command runs in: the request's session, or no transaction at all.
+    """What a command runs in: a session opened when first asked for, or no transaction.
 
     A command that reads nothing, sent without an Idempotency-Key, writes nothing but its
     append, so that append needs no transaction around it: it runs as one statement
-    (`append_alone`), one round trip instead of BEGIN, the call and COMMIT. Whatever the
-    handler reads must be in the append's transaction, so taking the session ends that.
+    (`append_alone`), one round trip instead of BEGIN, the call and COMMIT, and no session
+    is opened at all. Whatever the handler reads must be in the append's transaction, so
+    taking the session ends that.
+
+    As an async context manager: leaving it commits the session's transaction, if a session
+    was opened, or rolls it back on an exception.
     """
 
-    def __init__(self, session: AsyncSession, engine: AsyncEngine, *, alone: bool) -> None:
-        self._session = session
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine, *, alone: bool
+    ) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
         self._engine = engine
         self._alone = alone
 
     @property
     def session(self) -> AsyncSession:
         self._alone = False
+        if self._session is None:
+            self._session = self._sessions()  # begins its transaction on first use
         return self._session
+
+    async def __aenter__(self) -> "Unit":
+        return self
+
+    async def __aexit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        session = self._session
+        if session is None:
+            return
+        try:
+            if error_type is None:
+                await session.commit()
+            else:
+                await session.rollback()
+        finally:
+            await session.close()
 
     async def append(
         self,
@@ -70,7 +94,7 @@ class Unit:
     ) -> AppendResult:
         if self._alone:
             return await append_alone(self._engine, writes, claims=claims, releases=releases)
-        return await append(self._session, writes, claims=claims, releases=releases)
+        return await append(self.session, writes, claims=claims, releases=releases)
 
 
 @dataclass(frozen=True)

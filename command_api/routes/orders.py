@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from command_api import handlers
-from command_api.deps import CommandDep, IfMatchDep, SessionDep
+from command_api.deps import CommandDep, IfMatchDep
 from command_api.execution import run_command
 from command_api.schemas import Accepted, OrderBody, OrderPatch
 from domain import order
@@ -14,16 +14,13 @@ router = APIRouter(tags=["orders"], responses=PROBLEM_RESPONSES)
 
 
 @router.post("/users/{user_id}/orders", status_code=201, response_model=Accepted)
-async def place_order(
-    user_id: UUID, body: OrderBody, session: SessionDep, context: CommandDep
-) -> JSONResponse:
+async def place_order(user_id: UUID, body: OrderBody, context: CommandDep) -> JSONResponse:
     """Place an order for a live user: 404 for an unknown user, 410 for a deleted one."""
     order_id = uuid4()
     command = order.PlaceOrder(
         user_id=user_id, product=body.product, quantity=body.quantity, unit_price=body.unit_price
     )
     return await run_command(
-        session,
         context,
         "place_order",
         lambda unit: handlers.place_order(
@@ -37,49 +34,43 @@ async def place_order(
 async def replace_order(
     order_id: UUID,
     body: OrderBody,
-    session: SessionDep,
     context: CommandDep,
     if_match: IfMatchDep,
 ) -> JSONResponse:
     command = order.ChangeOrder(
         product=body.product, quantity=body.quantity, unit_price=body.unit_price
     )
-    return await _change(order_id, command, "change_order", session, context, if_match)
+    return await _change(order_id, command, "change_order", context, if_match)
 
 
 @router.patch("/orders/{order_id}", response_model=Accepted)
 async def update_order(
     order_id: UUID,
     body: OrderPatch,
-    session: SessionDep,
     context: CommandDep,
     if_match: IfMatchDep,
 ) -> JSONResponse:
     command = order.ChangeOrder(
         product=body.product, quantity=body.quantity, unit_price=body.unit_price
     )
-    return await _change(order_id, command, "change_order", session, context, if_match)
+    return await _change(order_id, command, "change_order", context, if_match)
 
 
 @router.delete("/orders/{order_id}", response_model=Accepted)
-async def cancel_order(
-    order_id: UUID, session: SessionDep, context: CommandDep, if_match: IfMatchDep
-) -> JSONResponse:
+async def cancel_order(order_id: UUID, context: CommandDep, if_match: IfMatchDep) -> JSONResponse:
     """Cancel an open order; a cancelled order answers 410 to further commands."""
     command = order.CancelOrder()
-    return await _change(order_id, command, "cancel_order", session, context, if_match)
+    return await _change(order_id, command, "cancel_order", context, if_match)
 
 
 async def _change(
     order_id: UUID,
     command: order.ChangeOrder | order.CancelOrder,
     name: str,
-    session: SessionDep,
     context: CommandDep,
     if_match: IfMatchDep,
 ) -> JSONResponse:
     return await run_command(
-        session,
         context,
         name,
         lambda unit: handlers.change_order(

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from command_api import handlers
-from command_api.deps import CommandDep, IfMatchDep, SessionDep
+from command_api.deps import CommandDep, IfMatchDep
 from command_api.execution import run_command
 from command_api.schemas import Accepted, UserBody, UserPatch
 from domain import user
@@ -14,12 +14,11 @@ router = APIRouter(tags=["users"], responses=PROBLEM_RESPONSES)
 
 
 @router.post("/users", status_code=201, response_model=Accepted)
-async def register_user(body: UserBody, session: SessionDep, context: CommandDep) -> JSONResponse:
+async def register_user(body: UserBody, context: CommandDep) -> JSONResponse:
     """Register a user; 409 when a live user has the email (compared case-insensitively)."""
     user_id = uuid4()
     command = user.RegisterUser(name=body.name, email=body.email)
     return await run_command(
-        session,
         context,
         "register_user",
         lambda unit: handlers.register_user(unit, user_id, command, context.metadata),
@@ -29,29 +28,27 @@ async def register_user(body: UserBody, session: SessionDep, context: CommandDep
 
 @router.put("/users/{user_id}", response_model=Accepted)
 async def replace_user(
-    user_id: UUID, body: UserBody, session: SessionDep, context: CommandDep, if_match: IfMatchDep
+    user_id: UUID, body: UserBody, context: CommandDep, if_match: IfMatchDep
 ) -> JSONResponse:
     command = user.ChangeUser(name=body.name, email=body.email)
-    return await _change(user_id, command, session, context, if_match)
+    return await _change(user_id, command, context, if_match)
 
 
 @router.patch("/users/{user_id}", response_model=Accepted)
 async def update_user(
-    user_id: UUID, body: UserPatch, session: SessionDep, context: CommandDep, if_match: IfMatchDep
+    user_id: UUID, body: UserPatch, context: CommandDep, if_match: IfMatchDep
 ) -> JSONResponse:
     command = user.ChangeUser(name=body.name, email=body.email)
-    return await _change(user_id, command, session, context, if_match)
+    return await _change(user_id, command, context, if_match)
 
 
 async def _change(
     user_id: UUID,
     command: user.ChangeUser,
-    session: SessionDep,
     context: CommandDep,
     if_match: IfMatchDep,
 ) -> JSONResponse:
     return await run_command(
-        session,
         context,
         "change_user",
         lambda unit: handlers.change_user(
@@ -61,12 +58,9 @@ async def _change(
 
 
 @router.delete("/users/{user_id}", response_model=Accepted)
-async def delete_user(
-    user_id: UUID, session: SessionDep, context: CommandDep, if_match: IfMatchDep
-) -> JSONResponse:
+async def delete_user(user_id: UUID, context: CommandDep, if_match: IfMatchDep) -> JSONResponse:
     """Delete the user, cancelling their open orders in the same transaction."""
     return await run_command(
-        session,
         context,
         "delete_user",
         lambda unit: handlers.delete_user(unit.session, user_id, if_match, context.metadata),
