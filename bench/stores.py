@@ -93,6 +93,12 @@ class Stores:
         self._queues.append(queue)
         return queue
 
+    async def new_stack(self, prefix: str) -> Settings:
+        """Settings for a scenario of its own: a new migrated PostgreSQL database, a new
+        MongoDB database and a new queue."""
+        database_url = await self.new_postgres_database(prefix, migrated=True)
+        return self.settings(database_url, self.new_mongo_database(prefix))
+
     def settings(self, database_url: str, mongodb_db: str, **overrides: Any) -> Settings:
         return Settings(
             database_url=database_url,

@@ -85,9 +85,9 @@ async def catch_up(
     # catch-up is short, once a second is enough; an idle catch-up (the cron's) always reports.
     if (
         applied == 0
-        or now - _lag_reported.get(projection.name, -LAG_EVERY_SECONDS) >= LAG_EVERY_SECONDS
+        or now - _lag_reported.get(projection.scope, -LAG_EVERY_SECONDS) >= LAG_EVERY_SECONDS
     ):
-        _lag_reported[projection.name] = now
+        _lag_reported[projection.scope] = now
         await _report_lag(projection, status)
     return applied
 
@@ -155,6 +155,7 @@ async def _stop_at_poison(
 
 
 LAG_EVERY_SECONDS = 1.0
+# When each projection (by scope: two databases may each have a "main") last reported.
 _lag_reported: dict[str, float] = {}
 
 

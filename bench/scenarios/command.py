@@ -53,10 +53,7 @@ async def run(context: Context) -> None:
     tokens = Tokens.new()
     ours: dict[str, Figure] = {}
     theirs: dict[str, Figure] = {}
-    settings = stores.settings(
-        await stores.new_postgres_database("command", migrated=True),
-        stores.new_mongo_database("command"),
-    )
+    settings = await stores.new_stack("command")
     async with command_api(stores, settings, tokens) as url:
         ids = await sign_up(url, USERS_FOR_ORDERS, tokens.write)
         for endpoint, mode in ENDPOINTS:

@@ -24,10 +24,7 @@ FRESH_P50_AT_MOST_MS, FRESH_P99_AT_MOST_MS = 50.0, 250.0
 async def run(context: Context) -> None:
     stores, sizes, results = context.stores, context.sizes, context.results
     tokens = Tokens.new()
-    settings = stores.settings(
-        await stores.new_postgres_database("fresh", migrated=True),
-        stores.new_mongo_database("fresh"),
-    )
+    settings = await stores.new_stack("fresh")
     async with (
         command_api(stores, settings, tokens) as commands,
         query_api(stores, settings, tokens) as queries,

@@ -209,9 +209,7 @@ async def _fill(sessions: Sessions, url: str, size: int) -> int:
 
 async def _rebuild_memory(context: Context) -> None:
     stores, sizes = context.stores, context.sizes
-    settings = stores.settings(
-        await stores.new_postgres_database("rss", migrated=True), stores.new_mongo_database("rss")
-    )
+    settings = await stores.new_stack("rss")
     engine = create_engine(settings, application_name="bench")
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
     queue = await create_pool(

@@ -49,10 +49,7 @@ class Batches:
 
 async def run(context: Context) -> None:
     stores, sizes, results = context.stores, context.sizes, context.results
-    settings = stores.settings(
-        await stores.new_postgres_database("rebuild", migrated=True),
-        stores.new_mongo_database("rebuild"),
-    )
+    settings = await stores.new_stack("rebuild")
     engine = create_engine(settings, application_name="bench")
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
     redis = Redis.from_url(settings.redis_url)

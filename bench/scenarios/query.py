@@ -26,10 +26,7 @@ ORDERS = 10
 async def run(context: Context) -> None:
     stores, sizes, results = context.stores, context.sizes, context.results
     tokens = Tokens.new()
-    settings = stores.settings(
-        await stores.new_postgres_database("query", migrated=True),
-        stores.new_mongo_database("query"),
-    )
+    settings = await stores.new_stack("query")
     engine = create_engine(settings, application_name="bench")
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url)
     try:

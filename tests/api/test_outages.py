@@ -4,9 +4,12 @@ import json
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
@@ -152,7 +155,22 @@ async def test_redis_down_never_fails_a_command_and_the_lost_wakeup_is_counted_a
         assert ready.json() == {"postgres": "ok", "redis": "unavailable"}
 
 
-async def test_each_commit_enqueues_a_projector_wakeup(settings: Settings) -> None:
+@dataclass
+class WakeupQueue:
+    """A command API whose wake-ups go to a queue of the test's own, and that queue."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    redis: Redis
+    queue: str
+
+    async def enqueued_after_settling(self) -> int:
+        await self.app.state.wakeup.settled()
+        return int(await self.redis.zcard(self.queue))
+
+
+@pytest.fixture
+async def wakeups(settings: Settings) -> AsyncIterator[WakeupQueue]:
     queue = f"arq:test:{uuid.uuid4().hex}"
     app = create_app(
         settings.model_copy(update={"projector_queue": queue, "write_tokens": frozenset({WRITE})})
@@ -160,41 +178,39 @@ async def test_each_commit_enqueues_a_projector_wakeup(settings: Settings) -> No
     redis = Redis.from_url(settings.redis_url)
     try:
         async with app.router.lifespan_context(app), client_for(app, WRITE) as client:
-            refused = await client.post("/users", json={"name": "", "email": "x"})
-            assert refused.status_code == 422
-            assert await redis.zcard(queue) == 0
-            created = await client.post("/users", json={"name": "Ada", "email": unique_email()})
-            assert created.status_code == 201
-            await app.state.wakeup.settled()
-            assert await redis.zcard(queue) == 1
+            yield WakeupQueue(app, client, redis, queue)
     finally:
         await redis.delete(queue)
         await redis.aclose()
 
 
+async def test_each_commit_enqueues_a_projector_wakeup(wakeups: WakeupQueue) -> None:
+    refused = await wakeups.client.post("/users", json={"name": "", "email": "x"})
+    assert refused.status_code == 422
+    assert await wakeups.redis.zcard(wakeups.queue) == 0
+    created = await wakeups.client.post("/users", json={"name": "Ada", "email": unique_email()})
+    assert created.status_code == 201
+    assert await wakeups.enqueued_after_settling() == 1
+
+
 async def test_a_commit_made_while_a_wakeup_is_on_its_way_gets_one_after_it(
-    settings: Settings,
+    wakeups: WakeupQueue,
 ) -> None:
     """Wake-ups share a sender: the second commit, made while Redis holds the first wake-up,
     must still be followed by a wake-up sent after it, or the projector would learn of it
     only from its cron job."""
-    queue = f"arq:test:{uuid.uuid4().hex}"
-    app = create_app(
-        settings.model_copy(update={"projector_queue": queue, "write_tokens": frozenset({WRITE})})
-    )
-    redis = Redis.from_url(settings.redis_url)
+    # Writes wait for 300 ms (under the 500 ms Redis timeout): the first wake-up is still on
+    # its way when the second command commits.
+    await wakeups.redis.client_pause(300, all=False)  # writes only
     try:
-        async with app.router.lifespan_context(app), client_for(app, WRITE) as client:
-            # Writes wait for 300 ms (under the 500 ms Redis timeout): the first wake-up is
-            # still on its way when the second command commits.
-            await redis.execute_command("CLIENT", "PAUSE", 300, "WRITE")
-            for name in ("Ada", "Bob"):
-                created = await client.post("/users", json={"name": name, "email": unique_email()})
-                assert created.status_code == 201
-            assert await redis.zcard(queue) == 0, "the pause did not hold the first wake-up"
-            await app.state.wakeup.settled()
-            assert await redis.zcard(queue) == 2
+        for name in ("Ada", "Bob"):
+            created = await wakeups.client.post(
+                "/users", json={"name": name, "email": unique_email()}
+            )
+            assert created.status_code == 201
+        assert await wakeups.redis.zcard(wakeups.queue) == 0, (
+            "the pause did not hold the first wake-up"
+        )
+        assert await wakeups.enqueued_after_settling() == 2
     finally:
-        await redis.execute_command("CLIENT", "UNPAUSE")
-        await redis.delete(queue)
-        await redis.aclose()
+        await wakeups.redis.client_unpause()

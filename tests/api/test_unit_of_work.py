@@ -1,0 +1,44 @@
+"""The transaction a command runs in (`handlers.Unit`) commits only when the command ends
+without an error: a fault after the first write stores neither its events nor its
+Idempotency-Key, so a retry runs the command afresh (guarantee 4)."""
+
+import uuid
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from command_api.handlers import Unit
+from eventstore.keys import StoredResponse, record_response
+from eventstore.tables import IdempotencyKeyRow
+
+Sessions = async_sessionmaker[AsyncSession]
+ANSWER = StoredResponse("fingerprint", 200, {}, {"id": "x"})
+
+
+async def _stored(sessions: Sessions, key: str) -> bool:
+    async with sessions() as session:
+        return await session.get(IdempotencyKeyRow, key) is not None
+
+
+async def test_a_command_that_fails_after_writing_leaves_nothing_behind(
+    engine: AsyncEngine, sessions: Sessions
+) -> None:
+    key = f"unit-{uuid.uuid4().hex}"
+
+    async def failing_command() -> None:
+        async with Unit(sessions, engine, alone=False) as unit:
+            await record_response(unit.session, key, ANSWER)
+            raise RuntimeError("a fault after the first write")
+
+    with pytest.raises(RuntimeError, match="after the first write"):
+        await failing_command()
+    assert not await _stored(sessions, key)
+
+
+async def test_a_command_that_ends_well_commits_what_it_wrote(
+    engine: AsyncEngine, sessions: Sessions
+) -> None:
+    key = f"unit-{uuid.uuid4().hex}"
+    async with Unit(sessions, engine, alone=False) as unit:
+        await record_response(unit.session, key, ANSWER)
+    assert await _stored(sessions, key)
