@@ -1,7 +1,7 @@
 """Appending events with optimistic concurrency, without any table or global lock.
 
-An append is one call of `es_append` (migration 0002), so one round trip: each stream's row
-in `streams` is advanced with a compare-and-set on its version, and the row lock that UPDATE
+An append is one call of `es_append` (migrations 0002, 0003), so one round trip: each stream's
+row in `streams` is advanced with a compare-and-set on its version, and the row lock that UPDATE
 takes makes a second writer of the same stream wait, re-read the row and find the version
 moved (guarantee 3). Writers of different streams never wait for one another. Commands that
 load before they decide first queue for their streams with `lock_streams`.
