@@ -7,6 +7,9 @@ from dataclasses import dataclass
 class Sizes:
     seconds: float  # each measured run
     warmup_seconds: float  # each subject, before its measured runs
+    # Subjects compared over HTTP are measured in this many alternating turns, which add up
+    # to `seconds` for each (`bench.turns`).
+    turns: int = 5
     append_concurrency: tuple[int, ...] = (1, 8, 32)
     library_threads: int = 8
     http_connections: int = 32
@@ -26,6 +29,7 @@ FULL = Sizes(seconds=10.0, warmup_seconds=3.0)
 QUICK = Sizes(
     seconds=1.0,
     warmup_seconds=0.3,
+    turns=2,
     users_with_orders=5,
     rebuild_events=1_000,
     freshness_rate=50.0,

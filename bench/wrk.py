@@ -7,8 +7,9 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from bench.turns import Sample
 
 SCRIPT = Path(__file__).with_name("wrk") / "load.lua"
 MARK = "BENCH_JSON "
@@ -41,16 +42,6 @@ def _apt(*args: str) -> int:
     return done.returncode
 
 
-@dataclass(frozen=True)
-class WrkResult:
-    requests: int
-    seconds: float
-    errors: int  # non-2xx/3xx answers plus socket errors and timeouts
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
-
-
 async def run_wrk(
     url: str,
     mode: str,
@@ -59,8 +50,9 @@ async def run_wrk(
     seconds: float,
     token: str = "",
     ids: Sequence[str] = (),
-) -> WrkResult:
-    """Load `url` with `connections` keep-alive connections for `seconds`."""
+) -> Sample:
+    """Load `url` with `connections` keep-alive connections for `seconds` (whole seconds, one
+    at least). Errors are non-2xx/3xx answers plus socket errors and timeouts."""
     threads = max(1, min(2, connections, os.cpu_count() or 1))
     argv = [
         ensure_installed(),
@@ -83,11 +75,9 @@ async def run_wrk(
     if process.returncode != 0 or not lines:
         raise WrkError(f"wrk failed ({process.returncode}):\n{text[-2000:]}")
     summary = json.loads(lines[-1].removeprefix(MARK))
-    return WrkResult(
-        requests=int(summary["requests"]),
+    return Sample(
+        operations=int(summary["requests"]),
         seconds=summary["duration_us"] / 1e6,
         errors=int(summary["status_errors"]) + int(summary["socket_errors"]),
-        p50_ms=summary["p50_us"] / 1000,
-        p99_ms=summary["p99_us"] / 1000,
-        max_ms=summary["max_us"] / 1000,
+        latencies_us={int(latency): int(count) for latency, count in summary["latencies_us"]},
     )

@@ -1,7 +1,8 @@
 """Scenario 1: the event store's append, one event in a new stream per transaction, against a
 raw asyncpg INSERT of the same row (the ceiling) and the `eventsourcing` library (the peer).
 
-The compared subject is `append_alone`, the append in a transaction of its own; `append` in a
+The compared subject is `append_alone`, the append in a transaction of its own, measured in
+turns that alternate with the ceiling's at each concurrency (`bench.turns`); `append` in a
 session's transaction (BEGIN, the same call, COMMIT) is measured beside it.
 
 The ceiling's table is `events` copied with `LIKE ... INCLUDING ALL` (same columns, defaults,
@@ -19,11 +20,14 @@ import asyncpg
 
 from bench.context import Context
 from bench.measure import Figure, drive, latency_figure
+from bench.turns import alternate, driven
 from esctl.stores import asyncpg_dsn
 from eventstore import EventMetadata, JsonObject, NewEvent, StreamWrite, append, append_alone
 from eventstore.database import create_engine, create_sessions
 
 SCENARIO = "append"
+OURS = "eventstore.append_alone"
+RAW = "raw asyncpg INSERT"
 META = EventMetadata(correlation_id="bench", who="bench")
 RAW_INSERT = """
 INSERT INTO raw_events
@@ -39,16 +43,20 @@ def _data(stream_id: uuid.UUID) -> JsonObject:
 async def run(context: Context) -> None:
     sizes, results = context.sizes, context.results
     url = await context.stores.new_postgres_database("append", migrated=True)
-    # One subject's connections at a time: the server's 100 are shared with whatever else
-    # runs on the machine.
-    ours = await measure(context, "eventstore.append_alone", store_append(context, url))
+    ours: dict[int, Figure] = {}
+    raw: dict[int, Figure] = {}
+    # The compared pair in alternating turns; the others after it, one subject's connections
+    # at a time: the server's 100 are shared with whatever else runs on the machine.
+    async with store_append(context, url) as our_append, _raw_insert(url) as raw_insert:
+        for concurrency in sizes.append_concurrency:
+            figures = await _alternating(context, {OURS: our_append, RAW: raw_insert}, concurrency)
+            ours[concurrency], raw[concurrency] = figures[OURS], figures[RAW]
     await measure(
         context,
         "eventstore.append in a session",
         store_append(context, url, in_session=True),
         note="BEGIN, the call, COMMIT: as commands that read before they write",
     )
-    raw = await measure(context, "raw asyncpg INSERT", _raw_insert(url))
     library = await _library(context)
     for concurrency in sizes.append_concurrency:
         results.compare(
@@ -67,6 +75,25 @@ async def run(context: Context) -> None:
 
 
 Operation = Callable[[int], Awaitable[None]]
+
+
+async def _alternating(
+    context: Context, operations: dict[str, Operation], concurrency: int
+) -> dict[str, Figure]:
+    sizes = context.sizes
+    tallies = await alternate(
+        {name: driven(operation, concurrency) for name, operation in operations.items()},
+        turns=sizes.turns,
+        seconds=sizes.seconds,
+        warmup_seconds=sizes.warmup_seconds,
+    )
+    note = f"{sizes.turns} turns alternating with the other subject"
+    return {
+        name: context.results.add(
+            tally.figure(SCENARIO, name, concurrency, unit="events", note=note)
+        )
+        for name, tally in tallies.items()
+    }
 
 
 async def measure(

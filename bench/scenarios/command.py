@@ -1,11 +1,13 @@
 """Scenario 2: `POST /users` and `POST /users/{id}/orders` over HTTP (wrk), the command API
-against the baseline CRUD app on the same PostgreSQL, one after the other."""
+against the baseline CRUD app on the same PostgreSQL, both up at once and loaded in
+alternating turns (`bench.turns`)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bench.context import Context
 from bench.measure import Figure, latency_reading
 from bench.services import Tokens, baseline, command_api, sign_up
+from bench.turns import Sample, Turn, alternate
 from bench.wrk import run_wrk
 
 SCENARIO = "command"
@@ -15,60 +17,64 @@ USERS_FOR_ORDERS = 128
 ENDPOINTS = (("POST /users", "post_users"), ("POST /users/{id}/orders", "post_orders"))
 
 
-async def measure_http(
-    context: Context,
-    scenario: str,
-    subject: str,
-    base_url: str,
-    mode: str,
-    *,
-    token: str = "",
-    ids: Sequence[str] = (),
-) -> Figure:
-    """Warm up, then one measured wrk run."""
-    sizes = context.sizes
-    connections = sizes.http_connections
-    for seconds in (sizes.warmup_seconds, sizes.seconds):
-        result = await run_wrk(
+def wrk_turn(
+    context: Context, base_url: str, mode: str, *, token: str = "", ids: Sequence[str] = ()
+) -> Turn:
+    """One turn of wrk against `base_url`, at the scenario's connections."""
+    connections = context.sizes.http_connections
+
+    async def turn(seconds: float) -> Sample:
+        return await run_wrk(
             base_url, mode, connections=connections, seconds=seconds, token=token, ids=ids
         )
-    return context.results.add(
-        Figure(
-            scenario,
-            subject,
-            connections,
-            operations=result.requests,
-            seconds=result.seconds,
-            p50_ms=result.p50_ms,
-            p99_ms=result.p99_ms,
-            max_ms=result.max_ms,
-            errors=result.errors,
-            unit="req",
-        )
+
+    return turn
+
+
+async def measure_turns(
+    context: Context, scenario: str, subjects: Mapping[str, Turn]
+) -> dict[str, Figure]:
+    """Each subject's figure, from turns that alternate between them."""
+    sizes = context.sizes
+    tallies = await alternate(
+        subjects,
+        turns=sizes.turns,
+        seconds=sizes.seconds,
+        warmup_seconds=sizes.warmup_seconds,
     )
+    note = f"{sizes.turns} alternating turns"
+    return {
+        name: context.results.add(
+            tally.figure(scenario, name, sizes.http_connections, unit="req", note=note)
+        )
+        for name, tally in tallies.items()
+    }
 
 
 async def run(context: Context) -> None:
     stores = context.stores
     tokens = Tokens.new()
-    ours: dict[str, Figure] = {}
-    theirs: dict[str, Figure] = {}
     settings = await stores.new_stack("command")
-    async with command_api(stores, settings, tokens) as url:
-        ids = await sign_up(url, USERS_FOR_ORDERS, tokens.write)
+    crud = await stores.new_postgres_database("crud", migrated=False)
+    figures: dict[str, Figure] = {}
+    async with command_api(stores, settings, tokens) as ours, baseline(stores, crud) as theirs:
+        our_ids = await sign_up(ours, USERS_FOR_ORDERS, tokens.write)
+        their_ids = await sign_up(theirs, USERS_FOR_ORDERS)
         for endpoint, mode in ENDPOINTS:
-            ours[endpoint] = await measure_http(
-                context, SCENARIO, f"command API {endpoint}", url, mode, token=tokens.write, ids=ids
-            )
-    async with baseline(stores, await stores.new_postgres_database("crud", migrated=False)) as url:
-        ids = await sign_up(url, USERS_FOR_ORDERS)
-        for endpoint, mode in ENDPOINTS:
-            theirs[endpoint] = await measure_http(
-                context, SCENARIO, f"baseline CRUD {endpoint}", url, mode, ids=ids
-            )
-    context.results.read(latency_reading(ours["POST /users"], "p99", 50.0, "at 32 connections"))
+            subjects = {
+                f"command API {endpoint}": wrk_turn(
+                    context, ours, mode, token=tokens.write, ids=our_ids
+                ),
+                f"baseline CRUD {endpoint}": wrk_turn(context, theirs, mode, ids=their_ids),
+            }
+            figures |= await measure_turns(context, SCENARIO, subjects)
+    context.results.read(
+        latency_reading(figures["command API POST /users"], "p99", 50.0, "at 32 connections")
+    )
     for endpoint, _ in ENDPOINTS:
-        target = 6.0 if endpoint == "POST /users" else None
         context.results.compare(
-            f"{endpoint} / baseline CRUD", ours[endpoint], theirs[endpoint], target
+            f"{endpoint} / baseline CRUD",
+            figures[f"command API {endpoint}"],
+            figures[f"baseline CRUD {endpoint}"],
+            6.0 if endpoint == "POST /users" else None,
         )

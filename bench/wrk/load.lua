@@ -51,11 +51,18 @@ end
 
 function done(summary, latency, requests)
   local errors = summary.errors
+  -- Every latency seen, with how many requests took it: the harness merges the turns of a
+  -- subject (`bench.turns`) into one set of percentiles.
+  local seen = {}
+  for i = 1, #latency do
+    local value, count = latency(i)
+    seen[#seen + 1] = string.format("[%d, %d]", value, count)
+  end
   io.write(string.format(
     'BENCH_JSON {"requests": %d, "duration_us": %d, "status_errors": %d, ' ..
-    '"socket_errors": %d, "p50_us": %d, "p99_us": %d, "max_us": %d}\n',
+    '"socket_errors": %d, "latencies_us": [%s]}\n',
     summary.requests, summary.duration, errors.status,
     errors.connect + errors.read + errors.write + errors.timeout,
-    latency:percentile(50), latency:percentile(99), latency.max
+    table.concat(seen, ", ")
   ))
 end
