@@ -10,6 +10,8 @@ class Sizes:
     # Subjects compared over HTTP are measured in this many alternating turns, which add up
     # to `seconds` for each (`bench.turns`).
     turns: int = 5
+    # The rebuild and its ceiling, runs of seconds each, take this many turns each.
+    projection_turns: int = 2
     append_concurrency: tuple[int, ...] = (1, 8, 32)
     library_threads: int = 8
     http_connections: int = 32

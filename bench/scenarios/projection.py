@@ -4,11 +4,12 @@ same final documents into the same server (the ceiling). Latencies are per batch
 
 The live projection is brought to the head first, since a rebuild ends by catching it up
 and comparing the two; the rebuild keeps the old collections, which otherwise it drops after
-a pause for readers that is no work.
+a pause for readers that is no work. The rebuild and the ceiling then take turns, in ABBA
+order (`bench.turns`): each is a single run of seconds, which the load of the minute on this
+shared machine would otherwise decide.
 """
 
 import time
-from dataclasses import replace
 from typing import Any
 
 from pymongo import AsyncMongoClient, InsertOne
@@ -17,8 +18,9 @@ from redis.asyncio import Redis
 
 from bench.context import Context
 from bench.events import load_about
-from bench.measure import Figure, latency_figure
+from bench.measure import Figure
 from bench.settle import settle
+from bench.turns import Sample, Tally, abba, histogram
 from eventstore.database import create_engine, create_sessions
 from projector.catch_up import Projection
 from projector.rebuild import CHUNK_PAGES, REBUILD_BATCH, Rebuild, run_rebuild
@@ -26,6 +28,7 @@ from readmodel.collections import ReadCollections, ensure_indexes
 from readmodel.documents import ProjectionStatus, RebuildPhase
 
 SCENARIO = "projection"
+REBUILD, CEILING = "rebuild", "raw bulk_write"
 
 
 class Batches:
@@ -40,11 +43,10 @@ class Batches:
         self.ms.append((now - self.last) * 1000)
         self.last = now
 
-    def figure(self, subject: str, events: int, note: str, until: float | None = None) -> Figure:
+    def sample(self, events: int, until: float | None = None) -> Sample:
         """Throughput in events; latencies per batch."""
         seconds = (until or time.perf_counter()) - self.started
-        batches = latency_figure(SCENARIO, subject, 1, self.ms, seconds, unit="events")
-        return replace(batches, operations=events, note=f"{note}; latencies per batch")
+        return Sample(events, seconds, 0, histogram(self.ms))
 
 
 async def run(context: Context) -> None:
@@ -53,6 +55,7 @@ async def run(context: Context) -> None:
     engine = create_engine(settings, application_name="bench")
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
     redis = Redis.from_url(settings.redis_url)
+    replay, whole, ceiling = Tally(), Tally(), Tally()
     try:
         sessions = create_sessions(engine)
         events = await load_about(sessions, sizes.rebuild_events)
@@ -64,46 +67,68 @@ async def run(context: Context) -> None:
         print(f"  live catch-up of {events:,} events", flush=True)
         batches = Batches()
         applied = await settle(projection, within=3600, on_batch=batches.tick)
-        live = results.add(batches.figure("projector catch-up (live)", applied, f"batch {batch}"))
+        live = Tally()
+        live.add(batches.sample(applied))
 
-        print("  rebuild", flush=True)
-        replay_batches = Batches()
-
-        async def progress(status: ProjectionStatus) -> None:
-            if status.phase is RebuildPhase.REPLAYING:
-                await replay_batches.tick()
-
-        done = await run_rebuild(Rebuild(projection, redis, keep_old=True), progress=progress)
-        rebuilt = done.events_applied
-        note = f"chunks of up to {REBUILD_BATCH * CHUNK_PAGES:,} events"
-        replay = results.add(
-            replay_batches.figure("rebuild: replay", rebuilt, note, until=replay_batches.last)
-        )
-        whole = results.add(
-            replay_batches.figure("rebuild: whole (replay, switch, verify)", rebuilt, note)
-        )
-        ceiling = results.add(await _bulk_write(db, done.collections, events))
+        rebuilt: ReadCollections | None = None
+        for number, turn in enumerate(abba([REBUILD, CEILING], sizes.projection_turns)):
+            if turn == REBUILD:
+                print("  rebuild", flush=True)
+                replayed, done, rebuilt = await _rebuild(projection, redis)
+                replay.add(replayed)
+                whole.add(done)
+            else:
+                print("  raw bulk_write", flush=True)
+                assert rebuilt is not None  # ABBA: a rebuild goes first
+                ceiling.add(await _bulk_write(db, rebuilt, events, number))
     finally:
         await redis.aclose()
         await mongo.close()
         await engine.dispose()
-    results.compare("rebuild (whole) / raw bulk_write", whole, ceiling, 0.7)
-    results.compare("rebuild (replay) / raw bulk_write", replay, ceiling)
-    results.compare("live catch-up / raw bulk_write", live, ceiling)
+    turns = f"{sizes.projection_turns} turns each, ABBA"
+    chunks = f"chunks of up to {REBUILD_BATCH * CHUNK_PAGES:,} events; {turns}; latencies per batch"
+
+    def add(tally: Tally, subject: str, note: str) -> Figure:
+        return results.add(tally.figure(SCENARIO, subject, 1, unit="events", note=note))
+
+    live_figure = add(live, "projector catch-up (live)", f"batch {batch}; latencies per batch")
+    replay_figure = add(replay, "rebuild: replay", chunks)
+    whole_figure = add(whole, "rebuild: whole (replay, switch, verify)", chunks)
+    ceiling_figure = add(
+        ceiling,
+        CEILING,
+        f"documents in batches of {REBUILD_BATCH}, then the indexes; rate in the events they"
+        f" reflect; {turns}; latencies per batch",
+    )
+    results.compare("rebuild (whole) / raw bulk_write", whole_figure, ceiling_figure, 0.7)
+    results.compare("rebuild (replay) / raw bulk_write", replay_figure, ceiling_figure)
+    results.compare("live catch-up / raw bulk_write", live_figure, ceiling_figure)
+
+
+async def _rebuild(projection: Projection, redis: Redis) -> tuple[Sample, Sample, ReadCollections]:
+    """One rebuild: its replay and the whole of it, and where it put the documents."""
+    batches = Batches()
+
+    async def progress(status: ProjectionStatus) -> None:
+        if status.phase is RebuildPhase.REPLAYING:
+            await batches.tick()
+
+    done = await run_rebuild(Rebuild(projection, redis, keep_old=True), progress=progress)
+    events = done.events_applied
+    return batches.sample(events, until=batches.last), batches.sample(events), done.collections
 
 
 async def _bulk_write(
-    db: AsyncDatabase[dict[str, Any]], source: ReadCollections, events: int
-) -> Figure:
-    """The rebuilt documents written again by plain unordered bulk writes, then the same
-    indexes built, as the rebuild builds them: on SecantusDB an index built over the loaded
-    documents costs about half of one kept up on every insert."""
-    target = ReadCollections("raw_users", "raw_orders")
+    db: AsyncDatabase[dict[str, Any]], source: ReadCollections, events: int, number: int
+) -> Sample:
+    """The rebuilt documents written again by plain unordered bulk writes into collections of
+    their own, then the same indexes built, as the rebuild builds them: on SecantusDB an index
+    built over the loaded documents costs about half of one kept up on every insert."""
+    target = ReadCollections(f"raw_users_{number}", f"raw_orders_{number}")
     copies = [
         (name, await db[original].find().to_list())
         for original, name in ((source.users, target.users), (source.orders, target.orders))
     ]
-    documents = sum(len(docs) for _, docs in copies)
     batches = Batches()
     for name, docs in copies:
         for first in range(0, len(docs), REBUILD_BATCH):
@@ -113,8 +138,4 @@ async def _bulk_write(
             await batches.tick()
     await ensure_indexes(db, target)
     await batches.tick()
-    note = (
-        f"{documents:,} documents in batches of {REBUILD_BATCH}, then the indexes;"
-        " rate in the events they reflect"
-    )
-    return batches.figure("raw bulk_write", events, note)
+    return batches.sample(events)
