@@ -7,9 +7,13 @@ from dataclasses import dataclass
 class Sizes:
     seconds: float  # each measured run
     warmup_seconds: float  # each subject, before its measured runs
-    # Subjects compared over HTTP are measured in this many alternating turns, which add up
-    # to `seconds` for each (`bench.turns`).
+    # Compared subjects are measured in alternating turns (`bench.turns`): in-process loops
+    # in `turns` turns that add up to `seconds`; over HTTP in `http_turns` runs of `seconds`
+    # each, since every wrk run opens its connections at once, and its first few hundred ms
+    # (up to 150 ms a request, even for `/health`) would weigh more in shorter ones.
     turns: int = 5
+    http_turns: int = 2
+    turn_pause_seconds: float = 1.0  # before each turn, for the one before to drain
     # The rebuild and its ceiling, runs of seconds each, take this many turns each.
     projection_turns: int = 2
     append_concurrency: tuple[int, ...] = (1, 8, 32)
@@ -32,6 +36,7 @@ QUICK = Sizes(
     seconds=1.0,
     warmup_seconds=0.3,
     turns=2,
+    turn_pause_seconds=0.1,
     users_with_orders=5,
     rebuild_events=1_000,
     freshness_rate=50.0,

@@ -7,6 +7,7 @@ spread any such drift over every subject alike; each subject's turns then add up
 operations, time and errors summed, and percentiles from all of its latencies together.
 """
 
+import asyncio
 import math
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -102,12 +103,22 @@ def abba(subjects: Sequence[str], turns: int) -> list[str]:
 
 
 async def alternate(
-    subjects: Mapping[str, Turn], *, turns: int, seconds: float, warmup_seconds: float
+    subjects: Mapping[str, Turn],
+    *,
+    turns: int,
+    turn_seconds: float,
+    warmup_seconds: float,
+    pause_seconds: float = 0.0,
 ) -> dict[str, Tally]:
-    """Warm each subject up, then `turns` turns of `seconds / turns` each, in ABBA order."""
+    """Warm each subject up, then `turns` turns of `turn_seconds` each, in ABBA order.
+
+    Each turn starts after a pause: a server loaded to saturation still works through the
+    requests it had taken when the load generator stopped (a thread-pool app for a few
+    hundred milliseconds), and that tail must not fall on the next subject's turn."""
     for turn in subjects.values():
         await turn(warmup_seconds)
     tallies = {name: Tally() for name in subjects}
     for name in abba(list(subjects), turns):
-        tallies[name].add(await subjects[name](seconds / turns))
+        await asyncio.sleep(pause_seconds)
+        tallies[name].add(await subjects[name](turn_seconds))
     return tallies

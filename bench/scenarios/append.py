@@ -84,8 +84,9 @@ async def _alternating(
     tallies = await alternate(
         {name: driven(operation, concurrency) for name, operation in operations.items()},
         turns=sizes.turns,
-        seconds=sizes.seconds,
+        turn_seconds=sizes.seconds / sizes.turns,
         warmup_seconds=sizes.warmup_seconds,
+        pause_seconds=sizes.turn_pause_seconds,
     )
     note = f"{sizes.turns} turns alternating with the other subject"
     return {

@@ -38,11 +38,12 @@ async def measure_turns(
     sizes = context.sizes
     tallies = await alternate(
         subjects,
-        turns=sizes.turns,
-        seconds=sizes.seconds,
+        turns=sizes.http_turns,
+        turn_seconds=sizes.seconds,
         warmup_seconds=sizes.warmup_seconds,
+        pause_seconds=sizes.turn_pause_seconds,
     )
-    note = f"{sizes.turns} alternating turns"
+    note = f"{sizes.http_turns} alternating turns of {sizes.seconds:g} s"
     return {
         name: context.results.add(
             tally.figure(scenario, name, sizes.http_connections, unit="req", note=note)

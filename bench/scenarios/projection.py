@@ -9,6 +9,7 @@ order (`bench.turns`): each is a single run of seconds, which the load of the mi
 shared machine would otherwise decide.
 """
 
+import asyncio
 import time
 from typing import Any
 
@@ -72,6 +73,7 @@ async def run(context: Context) -> None:
 
         rebuilt: ReadCollections | None = None
         for number, turn in enumerate(abba([REBUILD, CEILING], sizes.projection_turns)):
+            await asyncio.sleep(sizes.turn_pause_seconds)
             if turn == REBUILD:
                 print("  rebuild", flush=True)
                 replayed, done, rebuilt = await _rebuild(projection, redis)
@@ -82,6 +84,9 @@ async def run(context: Context) -> None:
                 assert rebuilt is not None  # ABBA: a rebuild goes first
                 ceiling.add(await _bulk_write(db, rebuilt, events, number))
     finally:
+        # Five copies of the documents by now: dropped at once rather than at the end of the
+        # run, so that the scenarios after this one find the server as they would alone.
+        await mongo.drop_database(settings.mongodb_db)
         await redis.aclose()
         await mongo.close()
         await engine.dispose()

@@ -43,7 +43,7 @@ async def test_each_subject_gets_its_turns_in_abba_order_after_a_warmup() -> Non
     tallies = await alternate(
         {"a": subject("a", 1.0), "b": subject("b", 2.0)},
         turns=3,
-        seconds=6.0,
+        turn_seconds=2.0,
         warmup_seconds=0.5,
     )
 
