@@ -1,6 +1,7 @@
 """`python -m bench [--quick] [--only SCENARIO ...] [--out PATH]`: run, print, write JSON."""
 
 import asyncio
+import signal
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -56,7 +57,11 @@ def main(
     sizes = QUICK if quick else FULL
     if rebuild_events is not None:
         sizes = replace(sizes, rebuild_events=rebuild_events)
-    results, embedded = asyncio.run(_run(chosen, sizes))
+    try:
+        results, embedded = asyncio.run(_run(chosen, sizes))
+    except asyncio.CancelledError:  # SIGTERM, after the clean-up
+        print("stopped: the servers it started are stopped, its databases dropped")
+        raise typer.Exit(128 + signal.SIGTERM) from None
     print()
     print(markdown(results))
     write_json(results, out, sizes=sizes, quick=quick, scenarios=chosen, embedded=embedded)
@@ -67,6 +72,11 @@ def main(
 
 
 async def _run(chosen: list[str], sizes: Sizes) -> tuple[Results, list[str]]:
+    # SIGTERM cancels the run as Ctrl-C does, so that the servers it started and the databases
+    # it made go with it: killed outright, it left an embedded SecantusDB running.
+    running = asyncio.current_task()
+    assert running is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, running.cancel)
     stores = Stores(run_folder())
     results = Results()
     try:

@@ -1,5 +1,6 @@
 """The benchmark harness still runs: `python -m bench --quick`, scenarios 1 and 6, and its
 JSON holds every figure. No targets are checked; tiny sizes say nothing about performance.
+A run stopped by SIGTERM leaves nothing behind.
 
 Skipped unless `--full-size` is passed or RUN_BENCH_SMOKE=1 is set, so CI (which passes
 neither) skips it: it takes a minute and installs the `bench` dependency group.
@@ -8,8 +9,10 @@ neither) skips it: it takes a minute and installs the `bench` dependency group.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +103,28 @@ def test_the_quick_growth_run_reports_both_sizes_and_the_peak_memory(tmp_path: P
     assert peak["unit"] == "MB"
     assert peak["at_most"] == 250
     assert 20 < peak["value"] < 2000, peak  # a Python process, measured at all
+
+
+@pytest.mark.usefixtures("wanted")
+def test_a_run_stopped_by_sigterm_stops_what_it_started(tmp_path: Path) -> None:
+    """Its embedded servers, databases and folder go with it, as with Ctrl-C."""
+    folders = Path(tempfile.gettempdir())
+    before = set(folders.glob("orders-es-bench-*"))
+    out = tmp_path / "results.json"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "bench", "--quick", "--only", "append", "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert run.stdout is not None
+    for line in run.stdout:  # until it measures, its stores up
+        if line.startswith("  append/"):
+            break
+    run.send_signal(signal.SIGTERM)
+    output = run.communicate(timeout=120)[0]
+
+    assert run.returncode == 128 + signal.SIGTERM, output[-3000:]
+    assert set(folders.glob("orders-es-bench-*")) == before
+    assert not out.exists()
