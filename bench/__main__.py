@@ -76,7 +76,8 @@ async def _run(chosen: list[str], sizes: Sizes) -> tuple[Results, list[str]]:
     # it made go with it: killed outright, it left an embedded SecantusDB running.
     running = asyncio.current_task()
     assert running is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, running.cancel)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, running.cancel)
     stores = Stores(run_folder())
     results = Results()
     try:
@@ -90,6 +91,8 @@ async def _run(chosen: list[str], sizes: Sizes) -> tuple[Results, list[str]]:
                 traceback.print_exc()
                 results.failed[name] = f"{type(error).__name__}: {error}"[:500]
     finally:
+        # Ignored from here: cancelled, the clean-up would leave databases behind.
+        loop.add_signal_handler(signal.SIGTERM, lambda: None)
         await stores.stop()
     return results, stores.embedded
 

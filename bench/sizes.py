@@ -7,11 +7,13 @@ from dataclasses import dataclass
 class Sizes:
     seconds: float  # each measured run
     warmup_seconds: float  # each subject, before its measured runs
-    # Compared subjects are measured in alternating turns (`bench.turns`): in-process loops
-    # in `turns` turns that add up to `seconds`; over HTTP in `http_turns` runs of `seconds`
-    # each, since every wrk run opens its connections at once, and its first few hundred ms
-    # (up to 150 ms a request, even for `/health`) would weigh more in shorter ones.
-    turns: int = 5
+    # Compared subjects are measured in alternating turns (`bench.turns`), an even number so
+    # that ABBA comes out balanced: the append loops in `turns` turns that add up to
+    # `seconds`; the HTTP scenarios' subjects (the in-process `find_one` ceiling with them) in
+    # `http_turns` runs of `seconds` each, since every wrk run opens its connections at once,
+    # and its first few hundred ms (up to 150 ms a request, even for `/health`) would weigh
+    # more in shorter ones.
+    turns: int = 4
     http_turns: int = 2
     turn_pause_seconds: float = 1.0  # before each turn, for the one before to drain
     # The rebuild and its ceiling, runs of seconds each, take this many turns each.

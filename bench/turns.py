@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from bench.context import Context
 from bench.measure import Figure, drive
 
 # One latency in whole microseconds (wrk's resolution) → how many requests took it.
@@ -122,3 +123,30 @@ async def alternate(
         await asyncio.sleep(pause_seconds)
         tallies[name].add(await subjects[name](turn_seconds))
     return tallies
+
+
+async def measure_turns(
+    context: Context,
+    scenario: str,
+    subjects: Mapping[str, Turn],
+    *,
+    concurrency: int,
+    unit: str,
+    turns: int,
+    turn_seconds: float,
+) -> dict[str, Figure]:
+    """Each subject's figure from alternating turns, after the run's warm-up and with its
+    pause before each turn; the figures are added to the run's results."""
+    sizes = context.sizes
+    tallies = await alternate(
+        subjects,
+        turns=turns,
+        turn_seconds=turn_seconds,
+        warmup_seconds=sizes.warmup_seconds,
+        pause_seconds=sizes.turn_pause_seconds,
+    )
+    note = f"{turns} alternating turns of {turn_seconds:g} s"
+    return {
+        name: context.results.add(tally.figure(scenario, name, concurrency, unit=unit, note=note))
+        for name, tally in tallies.items()
+    }

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.turns import Sample
+from bench.turns import Sample, Turn
 
 SCRIPT = Path(__file__).with_name("wrk") / "load.lua"
 MARK = "BENCH_JSON "
@@ -69,7 +69,12 @@ async def run_wrk(
     process = await asyncio.create_subprocess_exec(
         *argv, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
-    output, _ = await process.communicate()
+    try:
+        output, _ = await process.communicate()
+    except BaseException:  # cancelled: not left loading servers that are being stopped
+        process.kill()
+        await process.wait()
+        raise
     text = output.decode(errors="replace")
     lines = [line for line in text.splitlines() if line.startswith(MARK)]
     if process.returncode != 0 or not lines:
@@ -81,3 +86,16 @@ async def run_wrk(
         errors=int(summary["status_errors"]) + int(summary["socket_errors"]),
         latencies_us={int(latency): int(count) for latency, count in summary["latencies_us"]},
     )
+
+
+def wrk_turn(
+    base_url: str, mode: str, *, connections: int, token: str = "", ids: Sequence[str] = ()
+) -> Turn:
+    """Turns of wrk against `base_url` (`bench.turns`)."""
+
+    async def turn(seconds: float) -> Sample:
+        return await run_wrk(
+            base_url, mode, connections=connections, seconds=seconds, token=token, ids=ids
+        )
+
+    return turn

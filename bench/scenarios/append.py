@@ -20,7 +20,7 @@ import asyncpg
 
 from bench.context import Context
 from bench.measure import Figure, drive, latency_figure
-from bench.turns import alternate, driven
+from bench.turns import driven, measure_turns
 from esctl.stores import asyncpg_dsn
 from eventstore import EventMetadata, JsonObject, NewEvent, StreamWrite, append, append_alone
 from eventstore.database import create_engine, create_sessions
@@ -47,9 +47,18 @@ async def run(context: Context) -> None:
     raw: dict[int, Figure] = {}
     # The compared pair in alternating turns; the others after it, one subject's connections
     # at a time: the server's 100 are shared with whatever else runs on the machine.
-    async with store_append(context, url) as our_append, _raw_insert(url) as raw_insert:
+    ceiling = _raw_insert(url, max(sizes.append_concurrency))
+    async with store_append(context, url) as our_append, ceiling as raw_insert:
         for concurrency in sizes.append_concurrency:
-            figures = await _alternating(context, {OURS: our_append, RAW: raw_insert}, concurrency)
+            figures = await measure_turns(
+                context,
+                SCENARIO,
+                {OURS: driven(our_append, concurrency), RAW: driven(raw_insert, concurrency)},
+                concurrency=concurrency,
+                unit="events",
+                turns=sizes.turns,
+                turn_seconds=sizes.seconds / sizes.turns,
+            )
             ours[concurrency], raw[concurrency] = figures[OURS], figures[RAW]
     await measure(
         context,
@@ -75,26 +84,6 @@ async def run(context: Context) -> None:
 
 
 Operation = Callable[[int], Awaitable[None]]
-
-
-async def _alternating(
-    context: Context, operations: dict[str, Operation], concurrency: int
-) -> dict[str, Figure]:
-    sizes = context.sizes
-    tallies = await alternate(
-        {name: driven(operation, concurrency) for name, operation in operations.items()},
-        turns=sizes.turns,
-        turn_seconds=sizes.seconds / sizes.turns,
-        warmup_seconds=sizes.warmup_seconds,
-        pause_seconds=sizes.turn_pause_seconds,
-    )
-    note = f"{sizes.turns} turns alternating with the other subject"
-    return {
-        name: context.results.add(
-            tally.figure(SCENARIO, name, concurrency, unit="events", note=note)
-        )
-        for name, tally in tallies.items()
-    }
 
 
 async def measure(
@@ -150,14 +139,14 @@ async def store_append(
 
 
 @asynccontextmanager
-async def _raw_insert(url: str) -> AsyncIterator[Operation]:
+async def _raw_insert(url: str, connections: int) -> AsyncIterator[Operation]:
     metadata = META.model_dump_json()
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await conn.execute("CREATE TABLE raw_events (LIKE events INCLUDING ALL)")
     finally:
         await conn.close()
-    pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=1, max_size=32)
+    pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=1, max_size=connections)
     assert pool is not None
 
     async def raw_insert(_: int) -> None:

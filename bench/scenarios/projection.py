@@ -84,12 +84,14 @@ async def run(context: Context) -> None:
                 assert rebuilt is not None  # ABBA: a rebuild goes first
                 ceiling.add(await _bulk_write(db, rebuilt, events, number))
     finally:
-        # Five copies of the documents by now: dropped at once rather than at the end of the
-        # run, so that the scenarios after this one find the server as they would alone.
-        await mongo.drop_database(settings.mongodb_db)
-        await redis.aclose()
-        await mongo.close()
-        await engine.dispose()
+        try:
+            # Five copies of the documents by now: dropped at once rather than at the end of
+            # the run, so that the scenarios after this one find the server as they would alone.
+            await mongo.drop_database(settings.mongodb_db)
+        finally:
+            await redis.aclose()
+            await mongo.close()
+            await engine.dispose()
     turns = f"{sizes.projection_turns} turns each, ABBA"
     chunks = f"chunks of up to {REBUILD_BATCH * CHUNK_PAGES:,} events; {turns}; latencies per batch"
 

@@ -13,10 +13,11 @@ from pymongo.asynchronous.collection import AsyncCollection
 from bench.baseline.seed import seed
 from bench.context import Context
 from bench.events import load
-from bench.scenarios.command import measure_turns, wrk_turn
+from bench.scenarios.command import measure_http
 from bench.services import Tokens, baseline, query_api, sync_url
 from bench.settle import settle
 from bench.turns import Turn, driven
+from bench.wrk import wrk_turn
 from eventstore.database import create_engine, create_sessions
 from projector.catch_up import Projection
 from readmodel.collections import LIVE, ensure_indexes
@@ -32,9 +33,9 @@ async def run(context: Context) -> None:
     stores, sizes, results = context.stores, context.sizes, context.results
     tokens = Tokens.new()
     settings = await stores.new_stack("query")
+    crud = await stores.new_postgres_database("crud_read", migrated=False)
     engine = create_engine(settings, application_name="bench")
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url)
-    crud = await stores.new_postgres_database("crud_read", migrated=False)
     try:
         sessions = create_sessions(engine)
         user_ids, _ = await load(sessions, sizes.users_with_orders, ORDERS, renames=0)
@@ -44,13 +45,16 @@ async def run(context: Context) -> None:
         ids = [str(user_id) for user_id in user_ids]
         crud_ids = await asyncio.to_thread(seed, sync_url(crud), sizes.users_with_orders, ORDERS)
         async with query_api(stores, settings, tokens) as ours, baseline(stores, crud) as theirs:
-            figures = await measure_turns(
+            connections = sizes.http_connections
+            figures = await measure_http(
                 context,
                 SCENARIO,
                 {
-                    OURS: wrk_turn(context, ours, "get_user", token=tokens.read, ids=ids),
+                    OURS: wrk_turn(
+                        ours, "get_user", connections=connections, token=tokens.read, ids=ids
+                    ),
                     CEILING: _find_one_turn(context, db[LIVE.users], ids),
-                    THEIRS: wrk_turn(context, theirs, "get_user", ids=crud_ids),
+                    THEIRS: wrk_turn(theirs, "get_user", connections=connections, ids=crud_ids),
                 },
             )
     finally:

@@ -8,11 +8,13 @@ neither) skips it: it takes a minute and installs the `bench` dependency group.
 
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -118,13 +120,43 @@ def test_a_run_stopped_by_sigterm_stops_what_it_started(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    assert run.stdout is not None
-    for line in run.stdout:  # until it measures, its stores up
-        if line.startswith("  append/"):
-            break
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read_output() -> None:  # in a thread, so that waiting for a line can time out
+        for line in run.stdout or ():
+            lines.put(line)
+
+    reader = threading.Thread(target=read_output)
+    reader.start()
+    read: list[str] = []
+    while not read or not read[-1].startswith("  append/"):  # measuring: its stores are up
+        try:
+            read.append(lines.get(timeout=120))
+        except queue.Empty:
+            run.kill()
+            pytest.fail("no figure within 120 s:\n" + "".join(read)[-3000:])
+    [folder] = set(folders.glob("orders-es-bench-*")) - before
+    servers = _processes_mentioning(str(folder))
+    assert servers, "the run's embedded servers should be up by now"
+
     run.send_signal(signal.SIGTERM)
-    output = run.communicate(timeout=120)[0]
+    run.wait(timeout=120)
+    reader.join()
+    output = "".join(read) + "".join(lines.queue)
 
     assert run.returncode == 128 + signal.SIGTERM, output[-3000:]
-    assert set(folders.glob("orders-es-bench-*")) == before
+    assert not folder.exists()
+    assert not _processes_mentioning(str(folder)), output[-3000:]
     assert not out.exists()
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """The processes whose command line holds `text`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes().decode(errors="replace"):
+                found.append(int(cmdline.parent.name))
+        except OSError:  # gone meanwhile
+            continue
+    return found

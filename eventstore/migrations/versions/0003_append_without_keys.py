@@ -1,5 +1,5 @@
 """`es_append` skips its unique-key statements when an append claims and releases nothing,
-as most do: each was planned and run on an empty set, about 4% of an append's throughput at
+as most do: each was planned and run on an empty set, 4-6% of an append's throughput at
 concurrency 8 (bench, issue 6). The checks and their errors are those of 0002.
 
 Revision ID: 0003
