@@ -127,12 +127,16 @@ def latency_reading(
     )
 
 
+def nearest_rank(fraction: float, count: int) -> int:
+    """The 0-based index of the `fraction` percentile among `count` ascending values."""
+    return max(math.ceil(fraction * count) - 1, 0)
+
+
 def percentile(sorted_ms: Sequence[float], fraction: float) -> float:
     """Nearest-rank percentile of an ascending sequence."""
     if not sorted_ms:
         return math.nan
-    rank = max(math.ceil(fraction * len(sorted_ms)) - 1, 0)
-    return sorted_ms[rank]
+    return sorted_ms[nearest_rank(fraction, len(sorted_ms))]
 
 
 def latency_figure(

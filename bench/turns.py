@@ -8,13 +8,12 @@ operations, time and errors summed, and percentiles from all of its latencies to
 """
 
 import asyncio
-import math
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bench.context import Context
-from bench.measure import Figure, drive
+from bench.measure import Figure, drive, nearest_rank
 
 # One latency in whole microseconds (wrk's resolution) → how many requests took it.
 Histogram = Mapping[int, int]
@@ -54,7 +53,7 @@ class Tally:
         total = sum(self.latencies_us.values())
         if total == 0:
             return None
-        rank = max(math.ceil(fraction * total) - 1, 0)
+        rank = nearest_rank(fraction, total)
         seen = 0
         for latency, count in sorted(self.latencies_us.items()):
             seen += count

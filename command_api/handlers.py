@@ -61,11 +61,10 @@ class Unit:
         self._sessions = sessions
         self._session: AsyncSession | None = None
         self._engine = engine
-        self._alone = alone
+        self._alone = alone  # may append alone: until the session is taken
 
     @property
     def session(self) -> AsyncSession:
-        self._alone = False
         if self._session is None:
             self._session = self._sessions()  # begins its transaction on first use
         return self._session
@@ -92,7 +91,7 @@ class Unit:
         claims: Sequence[UniqueClaim] = (),
         releases: Sequence[UniqueClaim] = (),
     ) -> AppendResult:
-        if self._alone:
+        if self._alone and self._session is None:
             return await append_alone(self._engine, writes, claims=claims, releases=releases)
         return await append(self.session, writes, claims=claims, releases=releases)
 

@@ -1,6 +1,7 @@
 """Store faults: PostgreSQL down means a clear 503 and recovery; Redis down means nothing fails."""
 
 import json
+import pickle
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -9,12 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
+from arq.connections import ArqRedis
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from sqlalchemy.engine import make_url
 
 from command_api.app import create_app
+from command_api.wakeup import ProjectorWakeup
 from settings import Settings
 from tests.conftest import client_for, if_match, unique_email
 from tests.support.tcp_proxy import TcpProxy
@@ -214,3 +217,38 @@ async def test_a_commit_made_while_a_wakeup_is_on_its_way_gets_one_after_it(
         assert await wakeups.enqueued_after_settling() == 2
     finally:
         await wakeups.redis.client_unpause()
+
+
+async def test_a_wakeup_that_fails_other_than_by_redis_is_counted_and_the_sender_goes_on(
+    settings: Settings,
+) -> None:
+    """Guarantee 6 whatever the failure: a job that cannot even be serialized is a lost hint,
+    counted like a Redis outage, and the wake-ups after it are still sent."""
+    queue = f"arq:test:{uuid.uuid4().hex}"
+    failing = {"yes": True}
+
+    def serialize(job: dict[str, Any]) -> bytes:
+        if failing["yes"]:
+            raise ValueError("cannot serialize this job")
+        return pickle.dumps(job)
+
+    arq = ArqRedis(
+        ConnectionPool.from_url(settings.redis_url),
+        job_serializer=serialize,
+        default_queue_name=queue,
+    )
+    wakeup = ProjectorWakeup(arq)
+    failures = wakeup_failures()
+    try:
+        await wakeup.wake()
+        await wakeup.settled()
+        assert wakeup_failures() == failures + 1
+        assert await arq.zcard(queue) == 0
+
+        failing["yes"] = False
+        await wakeup.wake()
+        await wakeup.settled()
+        assert await arq.zcard(queue) == 1
+    finally:
+        await arq.delete(queue)
+        await arq.aclose()
