@@ -3,6 +3,7 @@ at once; the result equals the live projection document for document, field for 
 
 import asyncio
 import dataclasses
+import gc
 import os
 import signal
 import sys
@@ -18,6 +19,7 @@ from sqlalchemy import text
 from bench import events as bulk
 from eventstore.position import Position
 from projector.rebuild import Rebuild, RebuildFailed, content_hash, rebuild_name, run_rebuild
+from projector.replay import REPLAY_GC_THRESHOLD
 from projector.storage import read_status
 from readmodel.collections import ORDER_INDEXES, STATUS, USER_INDEXES, ReadCollections
 from readmodel.documents import ProjectionStatus, RebuildPhase
@@ -139,6 +141,25 @@ async def test_a_replay_resumed_behind_its_documents_finishes_exact(
     status = await read_status(stack.db, "main")
     assert status.generation == 1
     assert await documents(stack, status.collections) == live
+
+
+async def test_a_replay_runs_the_garbage_collector_less_often_and_puts_it_back(
+    stack: Stack, redis: Redis
+) -> None:
+    await bulk.load(stack.sessions, 10, ORDERS, RENAMES)
+    await settle(stack.projection)
+    before = gc.get_threshold()
+    seen: list[int] = []
+
+    async def killed_after_two_chunks(status: ProjectionStatus) -> None:
+        seen.append(gc.get_threshold()[0])
+        if len(seen) == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        await run_rebuild(rebuild_of(stack, redis, batch_size=7), progress=killed_after_two_chunks)
+    assert seen == [max(REPLAY_GC_THRESHOLD, before[0])] * 2
+    assert gc.get_threshold() == before
 
 
 async def test_the_old_collections_are_dropped_unless_kept(stack: Stack, redis: Redis) -> None:
