@@ -21,7 +21,6 @@ from typing import Any
 
 from eventstore import Position, RecordedEvent, read_feed_page
 from projector.catch_up import POISON, Projection, catch_up
-from projector.collector import FewerCollections
 from projector.projection import Workspace, apply, documents_touched
 from projector.storage import (
     Database,
@@ -34,6 +33,7 @@ from projector.storage import (
 )
 from readmodel.collections import ReadCollections
 from readmodel.documents import OrderDocument, ProjectionState, ProjectionStatus, UserDocument
+from web.heap import fewer_collections
 
 # Ids per `$in` query: SecantusDB matches each document it finds against the whole list, so
 # one query for n documents that exist costs n times the list's length.
@@ -41,12 +41,6 @@ IN_SLICE = 250
 # Events applied between turns of the event loop, so that the writes of the chunk before,
 # which take turns with the folding of this one, keep the database busy.
 YIELD_EVERY = 200
-# Allocations between two runs of the garbage collector's youngest generation while a replay
-# runs (Python's default is 700). Applying an event allocates dozens of objects, and a chunk's
-# documents outlive many runs on their way to being written, so at the default the collector
-# ran every few events and rescanned the older generations again and again: a third of the
-# replay's CPU time. Peak memory is the same: a replay's garbage goes by reference counts.
-REPLAY_GC_THRESHOLD = 50_000
 # The ids a replay remembers having written, to skip loading the others (about 100 bytes
 # each); past this many it asks the database instead.
 REMEMBERED_IDS = 500_000
@@ -128,17 +122,17 @@ class _Sources:
         return self.written is None or doc_id in self.written
 
 
-_fewer_collections = FewerCollections(REPLAY_GC_THRESHOLD)
-
-
 async def replay_in_chunks(
     projection: Projection,
     chunking: Chunking,
     on_chunk: Callable[[], Awaitable[object]] | None = None,
 ) -> ProjectionStatus:
     """Apply the feed after the checkpoint to the projection's collections, chunk by chunk,
-    until no event is left or the projection stops at a poison event."""
-    with _fewer_collections:
+    until no event is left or the projection stops at a poison event.
+
+    The garbage collector runs less often meanwhile (`web.heap`): at Python's default it took
+    a third of a replay's CPU time."""
+    with fewer_collections:
         return await _replay(projection, chunking, on_chunk)
 
 

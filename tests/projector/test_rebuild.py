@@ -19,7 +19,6 @@ from sqlalchemy import text
 from bench import events as bulk
 from eventstore.position import Position
 from projector.rebuild import Rebuild, RebuildFailed, content_hash, rebuild_name, run_rebuild
-from projector.replay import REPLAY_GC_THRESHOLD
 from projector.storage import read_status
 from readmodel.collections import ORDER_INDEXES, STATUS, USER_INDEXES, ReadCollections
 from readmodel.documents import ProjectionStatus, RebuildPhase
@@ -29,6 +28,7 @@ from tests.projector.conftest import Stack, settle
 from tests.projector.replay import expected_documents, shown
 from tests.query.conftest import running
 from tests.support.projector_process import ProjectorProcess
+from web.heap import THRESHOLDS
 
 # The shape of each user the bulk loader writes: orders (every third cancelled) and renames.
 ORDERS, RENAMES = 4, 1
@@ -158,7 +158,7 @@ async def test_a_replay_runs_the_garbage_collector_less_often_and_puts_it_back(
 
     with pytest.raises(Killed):
         await run_rebuild(rebuild_of(stack, redis, batch_size=7), progress=killed_after_two_chunks)
-    assert seen == [max(REPLAY_GC_THRESHOLD, before[0])] * 2
+    assert seen == [max(THRESHOLDS[0], before[0])] * 2
     assert gc.get_threshold() == before
 
 
