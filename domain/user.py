@@ -121,15 +121,29 @@ def decide(command: UserCommand, state: User | None) -> list[DomainEvent]:
                 changes.append(UserEmailChanged(email=email))
             return changes
         case AddOrder(order_id=order_id):
-            return [UserOrderPlaced(order_id=order_id)]
+            return attach_order(order_id, registered=True, deleted=False)
         case DeleteUser():
             return [UserDeleted()]
     raise TypeError(f"unknown command {command!r}")
 
 
+def attach_order(order_id: UUID, *, registered: bool, deleted: bool) -> list[DomainEvent]:
+    """`AddOrder`, decided from all it needs: whether the user is registered and deleted.
+
+    For callers that know this without folding the user's stream, which grows with every
+    order: the event store keeps both in the stream's head."""
+    _check_live(registered, deleted)
+    return [UserOrderPlaced(order_id=order_id)]
+
+
 def _require_live(state: User | None) -> User:
-    if state is None:
-        raise NotFound("no such user")
-    if state.deleted:
-        raise Gone("the user was deleted")
+    _check_live(state is not None, state is not None and state.deleted)
+    assert state is not None
     return state
+
+
+def _check_live(registered: bool, deleted: bool) -> None:
+    if not registered:
+        raise NotFound("no such user")
+    if deleted:
+        raise Gone("the user was deleted")

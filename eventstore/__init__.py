@@ -3,7 +3,15 @@
 from eventstore.append import append, append_alone, lock_streams
 from eventstore.errors import ConcurrencyConflict, EventStoreError, StreamDeleted, UniqueKeyTaken
 from eventstore.position import START, InvalidPosition, Position
-from eventstore.read import feed_lag, load_stream, load_streams, read_feed, read_feed_page
+from eventstore.read import (
+    StreamHead,
+    feed_lag,
+    load_stream,
+    load_streams,
+    read_feed,
+    read_feed_page,
+    read_stream_head,
+)
 from eventstore.records import (
     AppendResult,
     EventMetadata,
@@ -26,6 +34,7 @@ __all__ = [
     "Position",
     "RecordedEvent",
     "StreamDeleted",
+    "StreamHead",
     "StreamWrite",
     "UniqueClaim",
     "UniqueKeyTaken",
@@ -37,4 +46,5 @@ __all__ = [
     "lock_streams",
     "read_feed",
     "read_feed_page",
+    "read_stream_head",
 ]

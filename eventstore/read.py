@@ -1,4 +1,5 @@
-"""Loading one stream, and reading the global feed in subscriber order (guarantee 1)."""
+"""Loading one stream or its head, and reading the global feed in subscriber order
+(guarantee 1)."""
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from eventstore.position import START, Position
 from eventstore.records import RecordedEvent
-from eventstore.tables import Xid8, events
+from eventstore.tables import Xid8, events, streams
 
 _columns = (
     events.c.transaction_id,
@@ -99,6 +100,25 @@ def _record(m: RowMapping) -> RecordedEvent:
         metadata=m["metadata"],
         recorded_at=m["recorded_at"],
     )
+
+
+@dataclass(frozen=True)
+class StreamHead:
+    """What the store keeps of a stream besides its events: its type, its version, and
+    whether a write closed it (`StreamWrite.close`)."""
+
+    stream_type: str
+    version: int
+    deleted: bool
+
+
+async def read_stream_head(session: AsyncSession, stream_id: UUID) -> StreamHead | None:
+    """The stream's head, without reading its events; None when the stream does not exist."""
+    query = select(streams.c.stream_type, streams.c.version, streams.c.deleted).where(
+        streams.c.stream_id == stream_id
+    )
+    row = (await (await session.connection()).execute(query)).one_or_none()
+    return None if row is None else StreamHead(row.stream_type, row.version, row.deleted)
 
 
 async def load_streams(

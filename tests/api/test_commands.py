@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import (
@@ -493,6 +494,31 @@ async def test_placing_an_order_for_an_unknown_user_is_404(
     before = await count_events(sessions)
     assert_problem(await writer.post(f"/users/{uuid.uuid4()}/orders", json=ORDER), 404)
     assert await count_events(sessions) == before
+
+
+async def test_placing_an_order_reads_the_users_head_not_their_history(
+    writer: httpx.AsyncClient, command_app: FastAPI
+) -> None:
+    """The user's stream records every order placed: folding it for each placement made
+    every order cost more than the one before."""
+    user_id = await register(writer)
+    for _ in range(3):
+        assert (await writer.post(f"/users/{user_id}/orders", json=ORDER)).status_code == 201
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    engine = command_app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = await writer.post(f"/users/{user_id}/orders", json=ORDER)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 201
+    assert response.headers["etag"] == '"1"'
+    assert [s for s in statements if re.search(r"\bFROM events\b", s)] == []
+    assert any(re.search(r"\bFROM streams\b", s) for s in statements)
 
 
 async def test_placing_an_order_for_a_deleted_user_is_410(

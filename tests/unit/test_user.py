@@ -187,6 +187,21 @@ def test_order_for_unknown_user_is_refused() -> None:
     user_spec.given().when(AddOrder(order_id=ORDER_ID)).then_raises(NotFound)
 
 
+@pytest.mark.parametrize(
+    ("registered", "deleted", "refusal"), [(False, False, NotFound), (True, True, Gone)]
+)
+def test_an_order_decided_from_the_streams_head_is_refused_as_from_its_events(
+    registered: bool, deleted: bool, refusal: type[Exception]
+) -> None:
+    with pytest.raises(refusal):
+        user.attach_order(ORDER_ID, registered=registered, deleted=deleted)
+
+
+def test_an_order_decided_from_the_streams_head_is_the_same_event() -> None:
+    decided = user.decide(AddOrder(order_id=ORDER_ID), user.fold([ANN]))
+    assert user.attach_order(ORDER_ID, registered=True, deleted=False) == decided
+
+
 def test_order_id_must_be_a_uuid() -> None:
     with pytest.raises(ValidationError):
         AddOrder.model_validate({"order_id": "42"})
