@@ -15,7 +15,6 @@ resumes from its checkpoint, and the switch is a single fenced write, done or no
 """
 
 import asyncio
-import contextlib
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from projector.catch_up import Projection, catch_up
 from projector.coordination import lock_key, pause_key
 from projector.replay import Chunking, replay_in_chunks
 from projector.storage import checkpoint_of, fence, read_status
+from projector.tasks import stop
 from readmodel.collections import STATUS, ReadCollections, ensure_indexes
 from readmodel.documents import ProjectionState, ProjectionStatus, RebuildPhase, find_status
 
@@ -226,9 +226,7 @@ async def _switch(rebuild: Rebuild, progress: Progress | None) -> ProjectionStat
         if switched.matched_count != 1:
             raise RebuildFailed("the live projection moved during the switch")
     finally:
-        beating.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beating
+        await stop(beating)
         await rebuild.redis.delete(paused)
         try:
             await lock.release()

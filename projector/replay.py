@@ -14,7 +14,6 @@ written only in part are loaded again and the events re-applied, which changes n
 """
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +30,7 @@ from projector.storage import (
     workspace_writes,
     write_documents,
 )
+from projector.tasks import stop
 from readmodel.collections import ReadCollections
 from readmodel.documents import OrderDocument, ProjectionState, ProjectionStatus, UserDocument
 from web.heap import fewer_collections
@@ -183,9 +183,7 @@ async def _replay(
         status = await written()
     finally:
         if writing is not None:  # something failed: the chunk being written is not recorded
-            writing.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writing
+            await stop(writing)
     return status
 
 

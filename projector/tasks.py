@@ -1,0 +1,16 @@
+"""Stopping a helper task from the task that started it."""
+
+import asyncio
+from typing import Any
+
+
+async def stop(task: "asyncio.Task[Any]") -> None:
+    """Cancel `task` and wait until it has ended, however it ends.
+
+    Not `task.cancel()`, then `await task` under `suppress(CancelledError)`: that also
+    swallows a cancellation of the caller that arrives meanwhile (a worker shutting down, a
+    timeout running out), and the caller carries on as if never asked to stop. `gather`
+    takes the task's outcome as a value and lets the caller's own cancellation through.
+    """
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
