@@ -226,12 +226,16 @@ async def _switch(rebuild: Rebuild, progress: Progress | None) -> ProjectionStat
         if switched.matched_count != 1:
             raise RebuildFailed("the live projection moved during the switch")
     finally:
-        await stop(beating)
-        await rebuild.redis.delete(paused)
         try:
-            await lock.release()
-        except LockError:  # it expired while we worked; the fenced switch protected us
-            log.warning("rebuild lock expired while held", projection=rebuild.name)
+            failure = await stop(beating)
+            if failure is not None:  # the pause may have lapsed: the fence still held
+                log.warning("rebuild heartbeat failed", projection=rebuild.name, error=failure)
+        finally:  # also when cancelled while the heartbeat stops
+            await rebuild.redis.delete(paused)
+            try:
+                await lock.release()
+            except LockError:  # it expired while we worked; the fenced switch protected us
+                log.warning("rebuild lock expired while held", projection=rebuild.name)
         # The catch-ups that stepped aside left their mark: the next one runs them.
     log.info("rebuild switched", projection=rebuild.name, generation=replayed.generation)
     done = await _set(db, name, phase=RebuildPhase.DONE, finished_at=_now())

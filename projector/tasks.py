@@ -4,8 +4,9 @@ import asyncio
 from typing import Any
 
 
-async def stop(task: "asyncio.Task[Any]") -> None:
-    """Cancel `task` and wait until it has ended, however it ends.
+async def stop(task: "asyncio.Task[Any]") -> BaseException | None:
+    """Cancel `task` and wait until it has ended, however it ends; what it failed with, if
+    it failed other than by being cancelled.
 
     Not `task.cancel()`, then `await task` under `suppress(CancelledError)`: that also
     swallows a cancellation of the caller that arrives meanwhile (a worker shutting down, a
@@ -13,4 +14,7 @@ async def stop(task: "asyncio.Task[Any]") -> None:
     takes the task's outcome as a value and lets the caller's own cancellation through.
     """
     task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    outcome: object = (await asyncio.gather(task, return_exceptions=True))[0]
+    if isinstance(outcome, BaseException) and not isinstance(outcome, asyncio.CancelledError):
+        return outcome
+    return None

@@ -37,12 +37,14 @@ class FewerCollections:
 
     def __init__(self) -> None:
         self.holders = 0
-        self.saved = gc.get_threshold()
+        self.saved: tuple[int, ...] = gc.get_threshold()
+        self.raised: tuple[int, ...] = self.saved
 
     def __enter__(self) -> None:
         if self.holders == 0:
             self.saved = gc.get_threshold()
-            gc.set_threshold(max(THRESHOLDS[0], self.saved[0]), *self.saved[1:])
+            self.raised = (max(THRESHOLDS[0], self.saved[0]), *self.saved[1:])
+            gc.set_threshold(*self.raised)
         self.holders += 1
 
     def __exit__(
@@ -52,7 +54,8 @@ class FewerCollections:
         traceback: TracebackType | None,
     ) -> None:
         self.holders -= 1
-        if self.holders == 0:
+        # Unless someone set it since (a service settling its heap meanwhile): theirs stands.
+        if self.holders == 0 and gc.get_threshold() == self.raised:
             gc.set_threshold(*self.saved)
 
 

@@ -42,6 +42,14 @@ def test_overlapping_holders_put_it_back_when_the_last_lets_go() -> None:
     assert gc.get_threshold() == DEFAULT
 
 
+def test_a_threshold_set_by_someone_else_meanwhile_stands() -> None:
+    """Another part of the process tuning the collector while a replay runs."""
+    theirs = (THRESHOLDS[0] * 2, 10, 10)
+    with FewerCollections():
+        gc.set_threshold(*theirs)
+    assert gc.get_threshold() == theirs
+
+
 def test_it_is_put_back_when_the_work_fails() -> None:
     with pytest.raises(RuntimeError), FewerCollections():
         raise RuntimeError("the replay failed")
