@@ -21,6 +21,7 @@ from eventstore import (
     NewEvent,
     Position,
     RecordedEvent,
+    StreamHead,
     StreamWrite,
     UniqueClaim,
     append,
@@ -127,6 +128,14 @@ def _fold(
 async def _load_user(session: AsyncSession, user_id: UUID) -> Loaded[user.User | None]:
     await lock_streams(session, [user_id])
     return _fold(await load_stream(session, user_id), user.STREAM_TYPE, user.fold)
+
+
+async def _user_head(session: AsyncSession, user_id: UUID) -> StreamHead | None:
+    """As `_load_user`, for a command that needs only the head of the user's stream."""
+    await lock_streams(session, [user_id])
+    head = await read_stream_head(session, user_id)
+    # A stream of another type is "not found", as in `_fold`.
+    return head if head is not None and head.stream_type == user.STREAM_TYPE else None
 
 
 async def _load_order(session: AsyncSession, order_id: UUID) -> Loaded[order.Order | None]:
@@ -250,14 +259,11 @@ async def place_order(
     # placement conflict on its version instead of leaving an open order for a deleted user.
     # That stream grows with every order, so the placement reads only its head: folding it
     # made each order cost more than the one before (17 µs more per order already placed).
-    await lock_streams(session, [user_id])
-    owner = await read_stream_head(session, user_id)
+    owner = await _user_head(session, user_id)
     attached = user.attach_order(
-        order_id,
-        registered=owner is not None and owner.stream_type == user.STREAM_TYPE,
-        deleted=owner is not None and owner.deleted,
+        order_id, registered=owner is not None, deleted=owner is not None and owner.deleted
     )
-    assert owner is not None
+    assert owner is not None  # attach_order refused an unregistered user
     placed = order.decide(command, None)
     result = await append(
         session,

@@ -231,12 +231,7 @@ async def _switch(rebuild: Rebuild, progress: Progress | None) -> ProjectionStat
             if failure is not None:  # the pause may have lapsed: the fence still held
                 log.warning("rebuild heartbeat failed", projection=rebuild.name, error=failure)
         finally:  # also when cancelled while the heartbeat stops
-            await rebuild.redis.delete(paused)
-            try:
-                await lock.release()
-            except LockError:  # it expired while we worked; the fenced switch protected us
-                log.warning("rebuild lock expired while held", projection=rebuild.name)
-        # The catch-ups that stepped aside left their mark: the next one runs them.
+            await _let_go(rebuild, paused, lock)
     log.info("rebuild switched", projection=rebuild.name, generation=replayed.generation)
     done = await _set(db, name, phase=RebuildPhase.DONE, finished_at=_now())
     if progress is not None:
@@ -246,6 +241,16 @@ async def _switch(rebuild: Rebuild, progress: Progress | None) -> ProjectionStat
         for collection in (live.users_collection, live.orders_collection):
             await db.drop_collection(collection)
     return done
+
+
+async def _let_go(rebuild: Rebuild, paused: str, lock: Lock) -> None:
+    """Unpause the live projection and release its lock. The catch-ups that stepped aside
+    meanwhile left their mark: the next one runs them."""
+    await rebuild.redis.delete(paused)
+    try:
+        await lock.release()
+    except LockError:  # it expired while we worked; the fenced switch protected us
+        log.warning("rebuild lock expired while held", projection=rebuild.name)
 
 
 async def _verify(db: Database, live: ReadCollections, rebuilt: ReadCollections) -> None:

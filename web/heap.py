@@ -37,8 +37,9 @@ class FewerCollections:
 
     def __init__(self) -> None:
         self.holders = 0
-        self.saved: tuple[int, ...] = gc.get_threshold()
-        self.raised: tuple[int, ...] = self.saved
+        # Set when the first holder comes: the setting found, and the one put in its place.
+        self.saved: tuple[int, ...] = ()
+        self.raised: tuple[int, ...] = ()
 
     def __enter__(self) -> None:
         if self.holders == 0:
