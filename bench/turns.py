@@ -149,3 +149,19 @@ async def measure_turns(
         name: context.results.add(tally.figure(scenario, name, concurrency, unit=unit, note=note))
         for name, tally in tallies.items()
     }
+
+
+def measure_http(
+    context: Context, scenario: str, subjects: Mapping[str, Turn]
+) -> Awaitable[dict[str, Figure]]:
+    """HTTP subjects in `http_turns` alternating runs of `seconds` each."""
+    sizes = context.sizes
+    return measure_turns(
+        context,
+        scenario,
+        subjects,
+        concurrency=sizes.http_connections,
+        unit="req",
+        turns=sizes.http_turns,
+        turn_seconds=sizes.seconds,
+    )

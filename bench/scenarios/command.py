@@ -2,12 +2,10 @@
 against the baseline CRUD app on the same PostgreSQL, both up at once and loaded in
 alternating turns (`bench.turns`)."""
 
-from collections.abc import Awaitable, Mapping
-
 from bench.context import Context
 from bench.measure import Figure, latency_reading
 from bench.services import Tokens, baseline, command_api, sign_up
-from bench.turns import Turn, measure_turns
+from bench.turns import measure_http
 from bench.wrk import wrk_turn
 
 SCENARIO = "command"
@@ -15,22 +13,6 @@ SCENARIO = "command"
 # that concurrent orders seldom queue for the same user's stream.
 USERS_FOR_ORDERS = 128
 ENDPOINTS = (("POST /users", "post_users"), ("POST /users/{id}/orders", "post_orders"))
-
-
-def measure_http(
-    context: Context, scenario: str, subjects: Mapping[str, Turn]
-) -> Awaitable[dict[str, Figure]]:
-    """HTTP subjects in `http_turns` alternating runs of `seconds` each."""
-    sizes = context.sizes
-    return measure_turns(
-        context,
-        scenario,
-        subjects,
-        concurrency=sizes.http_connections,
-        unit="req",
-        turns=sizes.http_turns,
-        turn_seconds=sizes.seconds,
-    )
 
 
 async def run(context: Context) -> None:

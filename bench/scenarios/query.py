@@ -13,10 +13,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 from bench.baseline.seed import seed
 from bench.context import Context
 from bench.events import load
-from bench.scenarios.command import measure_http
 from bench.services import Tokens, baseline, query_api, sync_url
 from bench.settle import settle
-from bench.turns import Turn, driven
+from bench.turns import Turn, driven, measure_http
 from bench.wrk import wrk_turn
 from eventstore.database import create_engine, create_sessions
 from projector.catch_up import Projection
