@@ -62,9 +62,11 @@ async def catch_up(
     projection: Projection,
     on_batch: Callable[[], Awaitable[object]] | None = None,
     until: Position | None = None,
+    deadline: float | None = None,
 ) -> int:
     """Apply every event visible after the checkpoint (up to `until`, when given); returns
-    how many were applied."""
+    how many were applied. No batch is started after `deadline` (a `time.monotonic()`), so a
+    long backlog is applied in turns of bounded length."""
     status = await read_status(projection.db, projection.name)
     applied = 0
     while status.state is ProjectionState.RUNNING:
@@ -79,6 +81,8 @@ async def catch_up(
         if on_batch is not None:
             await on_batch()
         if len(batch) < projection.batch_size:
+            break
+        if deadline is not None and time.monotonic() >= deadline:
             break
     now = time.monotonic()
     # The lag costs two queries and a write: under a steady stream of events, where each
@@ -97,12 +101,13 @@ async def catch_up_with_retries(
     budget_seconds: float,
     on_batch: Callable[[], Awaitable[object]] | None = None,
 ) -> int:
-    """`catch_up`, retried with backoff while a store is down, for at most `budget_seconds`."""
+    """`catch_up`, retried with backoff while a store is down, for about `budget_seconds` at
+    most: no batch and no retry is started after them."""
     deadline = time.monotonic() + budget_seconds
     delay = 0.1
     while True:
         try:
-            return await catch_up(projection, on_batch)
+            return await catch_up(projection, on_batch, deadline=deadline)
         except STORE_FAULTS as error:
             metrics.RETRIES.labels(projection.name).inc()
             if time.monotonic() + delay > deadline:

@@ -7,6 +7,7 @@ lets go. Documents and checkpoint are fenced as well (see `storage`), so even a 
 whose lock expired cannot write over newer work.
 """
 
+import time
 from functools import partial
 from typing import Any
 
@@ -32,6 +33,8 @@ from web.heap import settle_heap
 from web.logging import configure_logging
 
 log = structlog.get_logger()
+# How long one catch-up job holds the projection, retries included; arq's timeout for the job
+# is a minute more, for the batch under way when it runs out.
 RUN_BUDGET_SECONDS = 240
 
 
@@ -89,6 +92,7 @@ async def catch_up_job(ctx: dict[str, Any]) -> int:
         return 0
     await redis.set(pending, 1)
     applied = 0
+    deadline = time.monotonic() + RUN_BUDGET_SECONDS
     # Marking before trying the lock closes the race with a holder that is just letting go:
     # either the holder sees the mark, or this job finds the lock free.
     while await redis.exists(pending):
@@ -103,9 +107,15 @@ async def catch_up_job(ctx: dict[str, Any]) -> int:
             while not await redis.exists(paused) and await redis.delete(pending):
                 applied += await catch_up_with_retries(
                     projection,
-                    RUN_BUDGET_SECONDS,
+                    deadline - time.monotonic(),
                     on_batch=partial(guard.extend, lock_seconds, replace_ttl=True),
                 )
+                if time.monotonic() >= deadline:
+                    # Under a steady stream of commits the mark is set again during every
+                    # catch-up, so the holder would stay until arq's job timeout cancelled it
+                    # mid-batch. It hands over instead: the next wake-up, or the cron job
+                    # within seconds, takes the lock and goes on from the checkpoint.
+                    return applied
         finally:
             try:
                 await guard.release()

@@ -1,11 +1,14 @@
 """The projection through the real stores: documents, denormalization, guarantee 2, poison."""
 
+import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
 from eventstore import EventMetadata, NewEvent, Position, StreamWrite, append, load_stream
+from projector.catch_up import catch_up
 from projector.storage import read_status
 from readmodel.collections import STATUS
 from readmodel.documents import ProjectionState
@@ -105,6 +108,17 @@ async def test_a_batch_applied_twice_changes_nothing(stack: Stack) -> None:
     assert await documents(stack) == once
     user_doc = next(u for u in once[0] if u["_id"] == user_id)
     assert (user_doc["order_count"], user_doc["total_spent"]) == (3, "30.00")
+    await assert_matches_the_events(stack)
+
+
+async def test_a_catch_up_past_its_deadline_starts_no_further_batch(stack: Stack) -> None:
+    for _ in range(5):
+        await register(stack.writer)
+    projection = replace(stack.projection, batch_size=2)
+
+    assert await catch_up(projection, deadline=time.monotonic()) == 2, "one batch, then stop"
+    assert (await read_status(stack.db, "main")).events_applied == 2
+    assert await catch_up(projection) == 3, "the next turn goes on from the checkpoint"
     await assert_matches_the_events(stack)
 
 

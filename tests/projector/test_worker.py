@@ -8,8 +8,10 @@ import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from eventstore import feed_lag
+from projector import worker
 from projector.coordination import lock_key, pause_key, pending_key
 from projector.storage import checkpoint_of, read_status
+from projector.tasks import stop
 from projector.worker import catch_up_job
 from tests.projector import workload
 from tests.projector.conftest import Stack
@@ -53,3 +55,30 @@ async def test_a_catch_up_steps_aside_while_a_rebuild_switches_and_runs_after(
 
     await redis.delete(pause_key(scope))
     assert await catch_up_job(job_context) > 0
+
+
+async def test_a_catch_up_hands_over_after_its_budget_while_wake_ups_keep_coming(
+    stack: Stack, job_context: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under a steady stream of commits the pending mark is set again during every catch-up:
+    # the holder must still let go in time, not stay until arq's job timeout cancels it.
+    monkeypatch.setattr(worker, "RUN_BUDGET_SECONDS", 0.5)
+    await workload.run(stack.writer, 2, 10)
+    async with stack.sessions() as session:
+        total, _ = await feed_lag(session, checkpoint_of(await read_status(stack.db, "main")))
+    redis: ArqRedis = job_context["redis"]
+    scope = stack.projection.scope
+
+    async def wake_ups() -> None:
+        while True:
+            await redis.set(pending_key(scope), 1)
+            await asyncio.sleep(0.001)
+
+    waking = asyncio.create_task(wake_ups())
+    try:
+        applied = await asyncio.wait_for(catch_up_job(job_context), timeout=10)
+    finally:
+        assert await stop(waking) is None
+
+    assert applied == total
+    assert not await redis.exists(lock_key(scope)), "the lock is let go for the next job"
