@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = create_sessions(engine)
         queue = projector_queue(settings)
         app.state.projector_queue = queue
-        wakeup = ProjectorWakeup(queue)
+        wakeup = ProjectorWakeup(queue, spacing=settings.projector_poll_seconds)
         app.state.wakeup = wakeup
         mongo = mongo_client(settings, "command_api")
         app.state.read_store = mongo[settings.mongodb_db]

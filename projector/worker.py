@@ -1,10 +1,11 @@
-"""The arq worker: a wake-up job after each commit, a cron job as the safety net, and the
+"""The arq worker: wake-up jobs after commits, a cron job as the safety net, and the
 rebuild job that `POST /admin/projections/{name}/rebuild` enqueues.
 
 One catch-up per projection at a time, across processes: a Redis lock guards the run, and
 a wake-up that finds it taken leaves a `pending` mark that the holder honours before it
-lets go. Documents and checkpoint are fenced as well (see `storage`), so even a holder
-whose lock expired cannot write over newer work.
+lets go; a holder whose last catch-up found events goes on without one. Documents and
+checkpoint are fenced as well (see `storage`), so even a holder whose lock expired cannot
+write over newer work.
 """
 
 import time
@@ -104,12 +105,18 @@ async def catch_up_job(ctx: dict[str, Any]) -> int:
         if not await guard.acquire(blocking=False):
             return applied
         try:
-            while not await redis.exists(paused) and await redis.delete(pending):
-                applied += await catch_up_with_retries(
+            # While its catch-ups find events, the holder goes on without waiting for their
+            # wake-ups, which would add their whole trip (the enqueue, the worker's poll, the
+            # job) to the delay of every event in a steady stream.
+            busy = False
+            while not await redis.exists(paused) and (busy or await redis.delete(pending)):
+                found = await catch_up_with_retries(
                     projection,
                     deadline - time.monotonic(),
                     on_batch=partial(guard.extend, lock_seconds, replace_ttl=True),
                 )
+                applied += found
+                busy = found > 0
                 if time.monotonic() >= deadline:
                     # Under a steady stream of commits the mark is set again during every
                     # catch-up, so the holder would stay until arq's job timeout cancelled it

@@ -1,8 +1,11 @@
 """Store faults: PostgreSQL down means a clear 503 and recovery; Redis down means nothing fails."""
 
+import asyncio
+import itertools
 import json
 import pickle
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -217,6 +220,33 @@ async def test_a_commit_made_while_a_wakeup_is_on_its_way_gets_one_after_it(
         assert await wakeups.enqueued_after_settling() == 2
     finally:
         await wakeups.redis.client_unpause()
+
+
+async def test_wakeups_are_spaced_and_the_last_commit_still_gets_one_after_it(
+    settings: Settings,
+) -> None:
+    """At most one wake-up per `spacing`: the commits within it share the next one, which is
+    sent after the last of them."""
+    queue = f"arq:test:{uuid.uuid4().hex}"
+    arq = ArqRedis(ConnectionPool.from_url(settings.redis_url), default_queue_name=queue)
+    wakeup = ProjectorWakeup(arq, spacing=0.2)
+    try:
+        started = time.time()
+        for _ in range(25):  # a commit every 20 ms or so for half a second
+            await wakeup.wake()
+            last_commit = time.time()
+            await asyncio.sleep(0.02)
+        await wakeup.settled()
+        took = time.time() - started
+        # arq records the enqueue time in whole milliseconds, rounded down.
+        sent = sorted(job.enqueue_time.timestamp() + 0.001 for job in await arq.queued_jobs())
+
+        assert 2 <= len(sent) <= took / 0.2 + 1, f"{len(sent)} wake-ups in {took:.2f} s"
+        assert all(b - a >= 0.19 for a, b in itertools.pairwise(sent)), sent
+        assert sent[-1] >= last_commit, "the last commit was not followed by a wake-up"
+    finally:
+        await arq.delete(queue)
+        await arq.aclose()
 
 
 async def test_a_wakeup_that_fails_other_than_by_redis_is_counted_and_the_sender_goes_on(

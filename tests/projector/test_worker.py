@@ -82,3 +82,19 @@ async def test_a_catch_up_hands_over_after_its_budget_while_wake_ups_keep_coming
 
     assert applied == total
     assert not await redis.exists(lock_key(scope)), "the lock is let go for the next job"
+
+
+async def test_a_catch_up_goes_on_while_the_feed_keeps_giving_events(
+    stack: Stack, job_context: dict[str, Any]
+) -> None:
+    # Commits keep coming but send no wake-ups: the holder is told once, as it starts, and
+    # must still follow the stream, not stop at what was there when it began.
+    writing = asyncio.create_task(workload.run(stack.writer, 4, 100))
+    await asyncio.sleep(0.1)
+    await catch_up_job(job_context)
+    await writing
+    status = await read_status(stack.db, "main")
+    async with stack.sessions() as session:
+        left, _ = await feed_lag(session, checkpoint_of(status))
+
+    assert left < status.events_applied, f"applied {status.events_applied}, then left {left}"
