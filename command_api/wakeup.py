@@ -58,7 +58,8 @@ class ProjectorWakeup:
             self._sender = asyncio.create_task(self._send_while_wanted())
 
     async def settled(self) -> None:
-        """Wait until every wake-up asked for so far has been sent or has failed."""
+        """Wait until every wake-up asked for so far has been sent or has failed, and the
+        spacing after the last one has passed."""
         while self._sender is not None and not self._sender.done():
             await asyncio.wait([self._sender])
 
@@ -77,7 +78,8 @@ class ProjectorWakeup:
             except Exception as error:  # not Redis's: still only a lost hint, the cron covers it
                 WAKEUP_FAILURES.inc()
                 log.error("projector wake-up failed", error=repr(error))
-            # Alive while it waits, so that the commits meanwhile wait with it.
+            # Alive through the spacing: the commits meanwhile only mark a wake-up as wanted,
+            # and share the next one.
             await asyncio.sleep(self._spacing)
 
     async def ping(self) -> bool:

@@ -65,8 +65,8 @@ async def catch_up(
     deadline: float | None = None,
 ) -> int:
     """Apply every event visible after the checkpoint (up to `until`, when given); returns
-    how many were applied. No batch is started after `deadline` (a `time.monotonic()`), so a
-    long backlog is applied in turns of bounded length."""
+    how many were applied. After `deadline` (a `time.monotonic()`), no batch but the first
+    is started, so that a long backlog is applied in turns of bounded length."""
     status = await read_status(projection.db, projection.name)
     applied = 0
     while status.state is ProjectionState.RUNNING:
@@ -102,7 +102,7 @@ async def catch_up_with_retries(
     on_batch: Callable[[], Awaitable[object]] | None = None,
 ) -> int:
     """`catch_up`, retried with backoff while a store is down, for about `budget_seconds` at
-    most: no batch and no retry is started after them."""
+    most: after them, no retry and no batch but a first one is started."""
     deadline = time.monotonic() + budget_seconds
     delay = 0.1
     while True:

@@ -3,7 +3,8 @@ rebuild job that `POST /admin/projections/{name}/rebuild` enqueues.
 
 One catch-up per projection at a time, across processes: a Redis lock guards the run, and
 a wake-up that finds it taken leaves a `pending` mark that the holder honours before it
-lets go; a holder whose last catch-up found events goes on without one. Documents and
+lets go; a holder whose last catch-up found events goes on without one, and one whose time
+is up hands over to a job of its own. Documents and
 checkpoint are fenced as well (see `storage`), so even a holder whose lock expired cannot
 write over newer work.
 """
@@ -34,8 +35,8 @@ from web.heap import settle_heap
 from web.logging import configure_logging
 
 log = structlog.get_logger()
-# How long one catch-up job holds the projection, retries included; arq's timeout for the job
-# is a minute more, for the batch under way when it runs out.
+# How long one catch-up job holds the projection, retries included. arq's timeout for the job
+# is a minute more: room for the batch under way when it runs out, while the stores answer.
 RUN_BUDGET_SECONDS = 240
 
 
@@ -109,7 +110,11 @@ async def catch_up_job(ctx: dict[str, Any]) -> int:
             # wake-ups, which would add their whole trip (the enqueue, the worker's poll, the
             # job) to the delay of every event in a steady stream.
             busy = False
-            while not await redis.exists(paused) and (busy or await redis.delete(pending)):
+            while (
+                time.monotonic() < deadline
+                and not await redis.exists(paused)
+                and (busy or await redis.delete(pending))
+            ):
                 found = await catch_up_with_retries(
                     projection,
                     deadline - time.monotonic(),
@@ -117,17 +122,17 @@ async def catch_up_job(ctx: dict[str, Any]) -> int:
                 )
                 applied += found
                 busy = found > 0
-                if time.monotonic() >= deadline:
-                    # Under a steady stream of commits the mark is set again during every
-                    # catch-up, so the holder would stay until arq's job timeout cancelled it
-                    # mid-batch. It hands over instead: the next wake-up, or the cron job
-                    # within seconds, takes the lock and goes on from the checkpoint.
-                    return applied
         finally:
             try:
                 await guard.release()
             except LockError:
                 log.warning("projection lock expired while held", projection=projection.name)
+        if time.monotonic() >= deadline:
+            # Under a steady stream of commits the mark is set again during every catch-up,
+            # so the holder would stay until arq's job timeout cancelled it mid-batch. It
+            # hands over instead, to a job of its own that goes on from the checkpoint.
+            await redis.enqueue_job(CATCH_UP_JOB)
+            return applied
     return applied
 
 

@@ -41,8 +41,8 @@ class Settings(BaseSettings):
     projector_metrics_port: int = 9100
     # Loopback by default; a container sets 0.0.0.0 so that Prometheus can reach it.
     projector_metrics_host: str = "127.0.0.1"
-    # How often the projector looks for wake-ups in its queue (arq's default is 0.5 s): a
-    # command's effect reaches the query API this much later, on average half of it.
+    # How often the projector looks for wake-ups in its queue (arq's default is 0.5 s), and so
+    # how often at most a command API sends one: closer ones would reach it together.
     projector_poll_seconds: float = Field(default=0.02, gt=0, le=5)
     # A crashed projector's lock frees itself after this; a live one renews it every batch.
     projector_lock_seconds: float = Field(default=10.0, gt=0)

@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from command_api.app import create_app
-from eventstore import feed_lag
+from eventstore import feed_lag, read_feed_page
 from eventstore.database import create_engine, create_sessions
 from projector.catch_up import Projection, catch_up
 from projector.storage import checkpoint_of, read_status
@@ -111,3 +111,15 @@ async def settle(projection: Projection, within: float = 15.0) -> int:
             return applied
         assert asyncio.get_running_loop().time() < deadline, f"{left} events never became visible"
         await asyncio.sleep(0.05)
+
+
+async def until_visible(stack: Stack, count: int, within: float = 15.0) -> None:
+    """Wait until the feed shows `count` events after the checkpoint (see `settle`)."""
+    after = checkpoint_of(await read_status(stack.db, "main"))
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        async with stack.sessions() as session:
+            if len(await read_feed_page(session, after, count)) >= count:
+                return
+        assert asyncio.get_running_loop().time() < deadline, f"{count} events never visible"
+        await asyncio.sleep(0.01)

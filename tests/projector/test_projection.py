@@ -13,7 +13,7 @@ from projector.storage import read_status
 from readmodel.collections import STATUS
 from readmodel.documents import ProjectionState
 from tests.conftest import if_match, unique_email
-from tests.projector.conftest import Stack, settle
+from tests.projector.conftest import Stack, settle, until_visible
 from tests.projector.replay import expected_documents, shown
 
 
@@ -114,6 +114,7 @@ async def test_a_batch_applied_twice_changes_nothing(stack: Stack) -> None:
 async def test_a_catch_up_past_its_deadline_starts_no_further_batch(stack: Stack) -> None:
     for _ in range(5):
         await register(stack.writer)
+    await until_visible(stack, 5)
     projection = replace(stack.projection, batch_size=2)
 
     assert await catch_up(projection, deadline=time.monotonic()) == 2, "one batch, then stop"
