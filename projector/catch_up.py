@@ -63,10 +63,13 @@ async def catch_up(
     on_batch: Callable[[], Awaitable[object]] | None = None,
     until: Position | None = None,
     deadline: float | None = None,
+    report_idle: bool = True,
 ) -> int:
     """Apply every event visible after the checkpoint (up to `until`, when given); returns
     how many were applied. After `deadline` (a `time.monotonic()`), no batch but the first
-    is started, so that a long backlog is applied in turns of bounded length."""
+    is started, so that a long backlog is applied in turns of bounded length. An idle
+    catch-up reports the lag at once unless `report_idle` is false: the pass that ends a
+    stream, which the stream's own passes have just reported."""
     status = await read_status(projection.db, projection.name)
     applied = 0
     while status.state is ProjectionState.RUNNING:
@@ -87,10 +90,9 @@ async def catch_up(
     now = time.monotonic()
     # The lag costs two queries and a write: under a steady stream of events, where each
     # catch-up is short, once a second is enough; an idle catch-up (the cron's) always reports.
-    if (
-        applied == 0
-        or now - _lag_reported.get(projection.scope, -LAG_EVERY_SECONDS) >= LAG_EVERY_SECONDS
-    ):
+    if (applied == 0 and report_idle) or now - _lag_reported.get(
+        projection.scope, -LAG_EVERY_SECONDS
+    ) >= LAG_EVERY_SECONDS:
         _lag_reported[projection.scope] = now
         await _report_lag(projection, status)
     return applied
@@ -100,6 +102,7 @@ async def catch_up_with_retries(
     projection: Projection,
     budget_seconds: float,
     on_batch: Callable[[], Awaitable[object]] | None = None,
+    report_idle: bool = True,
 ) -> int:
     """`catch_up`, retried with backoff while a store is down, for about `budget_seconds` at
     most: after them, no retry and no batch but a first one is started."""
@@ -107,7 +110,7 @@ async def catch_up_with_retries(
     delay = 0.1
     while True:
         try:
-            return await catch_up(projection, on_batch, deadline=deadline)
+            return await catch_up(projection, on_batch, deadline=deadline, report_idle=report_idle)
         except STORE_FAULTS as error:
             metrics.RETRIES.labels(projection.name).inc()
             if time.monotonic() + delay > deadline:

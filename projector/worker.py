@@ -119,6 +119,7 @@ async def catch_up_job(ctx: dict[str, Any]) -> int:
                     projection,
                     deadline - time.monotonic(),
                     on_batch=partial(guard.extend, lock_seconds, replace_ttl=True),
+                    report_idle=not busy,
                 )
                 applied += found
                 busy = found > 0

@@ -9,10 +9,11 @@ import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from eventstore import feed_lag
+from projector import catch_up as catch_up_module
 from projector import worker
 from projector.catch_up import catch_up_with_retries
 from projector.coordination import lock_key, pause_key, pending_key
-from projector.storage import checkpoint_of, read_status
+from projector.storage import checkpoint_of, read_status, record_lag
 from projector.tasks import stop
 from projector.worker import catch_up_job
 from tests.conftest import unique_email
@@ -114,7 +115,18 @@ async def test_a_catch_up_goes_on_while_the_feed_keeps_giving_events(
             await until_visible(stack, 1)
         return await catch_up_with_retries(*args, **kwargs)
 
+    reports = 0
+
+    async def counted_report(*args: Any, **kwargs: Any) -> None:
+        nonlocal reports
+        reports += 1
+        await record_lag(*args, **kwargs)
+
     monkeypatch.setattr(worker, "catch_up_with_retries", commit_then_catch_up)
+    monkeypatch.setattr(catch_up_module, "record_lag", counted_report)
     applied = await catch_up_job(job_context)
 
     assert (passes, applied) == (4, 3), "three passes that found an event, one that found none"
+    # The lag is reported at most once a second while events stream in, and the pass that
+    # ends the stream adds no report of its own (two queries and a write).
+    assert reports == 1
