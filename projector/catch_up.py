@@ -89,10 +89,9 @@ async def catch_up(
             break
     now = time.monotonic()
     # The lag costs two queries and a write: under a steady stream of events, where each
-    # catch-up is short, once a second is enough; an idle catch-up (the cron's) always reports.
-    if (applied == 0 and report_idle) or now - _lag_reported.get(
-        projection.scope, -LAG_EVERY_SECONDS
-    ) >= LAG_EVERY_SECONDS:
+    # catch-up is short, once a second is enough; an idle catch-up (the cron's) reports at once.
+    due = now - _lag_reported.get(projection.scope, -LAG_EVERY_SECONDS) >= LAG_EVERY_SECONDS
+    if due or (applied == 0 and report_idle):
         _lag_reported[projection.scope] = now
         await _report_lag(projection, status)
     return applied

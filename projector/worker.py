@@ -4,9 +4,8 @@ rebuild job that `POST /admin/projections/{name}/rebuild` enqueues.
 One catch-up per projection at a time, across processes: a Redis lock guards the run, and
 a wake-up that finds it taken leaves a `pending` mark that the holder honours before it
 lets go; a holder whose last catch-up found events goes on without one, and one whose time
-is up hands over to a job of its own. Documents and
-checkpoint are fenced as well (see `storage`), so even a holder whose lock expired cannot
-write over newer work.
+is up hands over to a job of its own. Documents and checkpoint are fenced as well (see
+`storage`), so even a holder whose lock expired cannot write over newer work.
 """
 
 import time
