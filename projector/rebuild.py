@@ -35,9 +35,9 @@ from projector.catch_up import Projection, catch_up
 from projector.coordination import lock_key, pause_key
 from projector.replay import Chunking, replay_in_chunks
 from projector.storage import checkpoint_of, fence, read_status
-from projector.tasks import stop
 from readmodel.collections import STATUS, ReadCollections, ensure_indexes
 from readmodel.documents import ProjectionState, ProjectionStatus, RebuildPhase, find_status
+from web.tasks import stop
 
 log = structlog.get_logger()
 Database = AsyncDatabase[dict[str, Any]]

@@ -30,10 +30,10 @@ from projector.storage import (
     workspace_writes,
     write_documents,
 )
-from projector.tasks import stop
 from readmodel.collections import ReadCollections
 from readmodel.documents import OrderDocument, ProjectionState, ProjectionStatus, UserDocument
 from web.heap import fewer_collections
+from web.tasks import stop
 
 # Ids per `$in` query: SecantusDB matches each document it finds against the whole list, so
 # one query for n documents that exist costs n times the list's length.

@@ -17,6 +17,7 @@ from arq import cron, func
 from arq.connections import ArqRedis, RedisSettings
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
+from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
 
 from eventstore.database import create_engine, create_sessions
@@ -105,23 +106,7 @@ async def catch_up_job(ctx: dict[str, Any]) -> int:
         if not await guard.acquire(blocking=False):
             return applied
         try:
-            # While its catch-ups find events, the holder goes on without waiting for their
-            # wake-ups, which would add their whole trip (the enqueue, the worker's poll, the
-            # job) to the delay of every event in a steady stream.
-            busy = False
-            while (
-                time.monotonic() < deadline
-                and not await redis.exists(paused)
-                and (busy or await redis.delete(pending))
-            ):
-                found = await catch_up_with_retries(
-                    projection,
-                    deadline - time.monotonic(),
-                    on_batch=partial(guard.extend, lock_seconds, replace_ttl=True),
-                    report_idle=not busy,
-                )
-                applied += found
-                busy = found > 0
+            applied += await _hold(projection, redis, guard, lock_seconds, deadline)
         finally:
             try:
                 await guard.release()
@@ -133,6 +118,32 @@ async def catch_up_job(ctx: dict[str, Any]) -> int:
             # hands over instead, to a job of its own that goes on from the checkpoint.
             await redis.enqueue_job(CATCH_UP_JOB)
             return applied
+    return applied
+
+
+async def _hold(
+    projection: Projection, redis: ArqRedis, guard: Lock, lock_seconds: float, deadline: float
+) -> int:
+    """Catch up, the lock held, while there is a mark or the last catch-up found events, until
+    the deadline or a rebuild's pause; how many events were applied.
+
+    Going on while catch-ups find events spares each event of a steady stream the whole trip
+    of its wake-up (the enqueue, the worker's poll, the job)."""
+    pending, paused = pending_key(projection.scope), pause_key(projection.scope)
+    applied, busy = 0, False
+    while (
+        time.monotonic() < deadline
+        and not await redis.exists(paused)
+        and (busy or await redis.delete(pending))
+    ):
+        found = await catch_up_with_retries(
+            projection,
+            deadline - time.monotonic(),
+            on_batch=partial(guard.extend, lock_seconds, replace_ttl=True),
+            report_idle=not busy,
+        )
+        applied += found
+        busy = found > 0
     return applied
 
 

@@ -4,10 +4,10 @@ Run with `uvicorn --factory query_api.app:create_app`.
 """
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI
 
 from query_api.consistency import CheckpointReader, PositionHeader
@@ -20,6 +20,9 @@ from settings import Settings, get_settings
 from web.edge import install_edge
 from web.heap import settle_heap
 from web.logging import configure_logging
+from web.tasks import stop
+
+log = structlog.get_logger()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,9 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            indexes.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await indexes
+            failure = await stop(indexes)
+            if failure is not None:  # not MongoDB's, which it retries: a bug, said at least
+                log.error("index task failed", error=repr(failure)[:300])
             await client.close()
 
     app = FastAPI(

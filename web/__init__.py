@@ -1,1 +1,2 @@
-"""The HTTP edge both APIs share: problem+json errors, bearer auth, middleware, metrics, logs."""
+"""What the services share: the HTTP edge of both APIs (problem+json errors, bearer auth,
+middleware, metrics, logs), the garbage collector's settings and stopping helper tasks."""

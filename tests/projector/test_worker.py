@@ -14,11 +14,11 @@ from projector import worker
 from projector.catch_up import catch_up_with_retries
 from projector.coordination import lock_key, pause_key, pending_key
 from projector.storage import checkpoint_of, read_status, record_lag
-from projector.tasks import stop
 from projector.worker import catch_up_job
 from tests.conftest import unique_email
 from tests.projector import workload
 from tests.projector.conftest import Stack, until_visible
+from web.tasks import stop
 
 
 @pytest.fixture

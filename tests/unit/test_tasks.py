@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from projector.tasks import stop
+from web.tasks import stop
 
 
 async def test_the_task_is_cancelled_and_has_ended_when_stop_returns() -> None:

@@ -1,4 +1,5 @@
-"""Stopping a helper task from the task that started it."""
+"""Stopping a helper task from the task that started it: a service's background work at
+shutdown, a projector's heartbeat or writer."""
 
 import asyncio
 from typing import Any
