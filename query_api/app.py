@@ -14,6 +14,7 @@ from query_api.consistency import CheckpointReader, PositionHeader
 from query_api.deps import ReadModel
 from query_api.errors import install_error_handlers
 from query_api.indexes import ensure_indexes_eventually
+from query_api.loader import DocumentLoader
 from query_api.routes import operations, orders, users
 from readmodel.client import mongo_client
 from settings import Settings, get_settings
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.read_model = ReadModel(
             db=db,
             checkpoints=CheckpointReader(db),
+            documents=DocumentLoader(db),
             min_position_wait_seconds=settings.min_position_wait_seconds,
         )
         indexes = asyncio.create_task(ensure_indexes_eventually(db))

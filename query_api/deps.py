@@ -3,6 +3,7 @@
 from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import Depends, FastAPI, Header, Request
 from pymongo.asynchronous.collection import AsyncCollection
@@ -11,6 +12,7 @@ from pymongo.errors import PyMongoError
 
 from eventstore.position import TOKEN_PATTERN, InvalidPosition, Position
 from query_api.consistency import Checkpoint, CheckpointReader, NotYetApplied, announce, wait_for
+from query_api.loader import Document, DocumentLoader
 from readmodel.collections import LIVE, ReadCollections
 from web.auth import ReadCaller
 from web.problems import FieldError, Problem
@@ -24,6 +26,7 @@ class ReadModel:
 
     db: AsyncDatabase[dict[str, Any]]
     checkpoints: CheckpointReader
+    documents: DocumentLoader
     min_position_wait_seconds: float
 
 
@@ -46,6 +49,14 @@ class ReadContext:
     @property
     def orders(self) -> Collection:
         return self.model.db[self.collections.orders]
+
+    async def find_user(
+        self, user_id: UUID, projection: dict[str, int] | None = None
+    ) -> Document | None:
+        return await self.model.documents.find(self.collections.users, str(user_id), projection)
+
+    async def find_order(self, order_id: UUID) -> Document | None:
+        return await self.model.documents.find(self.collections.orders, str(order_id))
 
     async def settle(self) -> Position:
         """Wait until the projection has applied `Min-Position`, and note the checkpoint served

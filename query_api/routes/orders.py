@@ -36,7 +36,7 @@ async def list_orders(
 @router.get("/orders/{order_id}", response_model=OrderOut, responses=NOT_MODIFIED)
 async def get_order(order_id: UUID, read: ReadDep, if_none_match: IfNoneMatch = None) -> Response:
     await read.settle()
-    raw = await read.orders.find_one({"_id": str(order_id)})
+    raw = await read.find_order(order_id)
     if raw is None:
         raise Problem(404, "Not found", "no such order")
     return conditional_response(OrderOut.from_mongo(raw), if_none_match)

@@ -68,7 +68,7 @@ async def list_user_orders(user_id: UUID, read: ReadDep, page: PageParams) -> Pa
 async def _live_user(
     read: ReadContext, user_id: UUID, *, projection: dict[str, int] | None = None
 ) -> dict[str, Any]:
-    raw = await read.users.find_one({"_id": str(user_id)}, projection)
+    raw = await read.find_user(user_id, projection)
     if raw is None:
         raise Problem(404, "Not found", "no such user")
     if raw.get("deleted"):

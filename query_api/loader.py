@@ -1,0 +1,92 @@
+"""Documents by `_id`, many requests' lookups in one `find`.
+
+A `find_one` costs the query API and the MongoDB server each a round trip's work, most of it
+fixed: under load, most of a read's time. The ids asked for in one turn of the event loop go
+to the server together (`{"_id": {"$in": [...]}}`), which costs little more than one of them.
+Under load, requests come out of their shared checkpoint read (`CheckpointReader`) in the
+same turn, so they fall into the same batch without waiting for one another; alone, a
+request's batch is itself, one turn later.
+
+Fresh as a `find_one`: a batch is sent after every lookup in it was asked for, so it reads the
+documents as of after the request's checkpoint, never an answer read before it.
+"""
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+Document = dict[str, Any]
+# The collection and the fields to return (none: the whole document).
+_Target = tuple[str, tuple[tuple[str, int], ...] | None]
+# Each id asked for, with the answers its askers wait on.
+_Waiters = dict[str, list[asyncio.Future[Document | None]]]
+# Documents of many orders are big: a batch stays a few replies' worth.
+MAX_BATCH = 100
+
+
+class DocumentLoader:
+    def __init__(self, db: AsyncDatabase[Document], max_batch: int = MAX_BATCH) -> None:
+        self._db = db
+        self._max_batch = max_batch
+        self._asked: dict[_Target, _Waiters] = {}
+        self._fetches: set[asyncio.Task[None]] = set()
+
+    async def find(
+        self, collection: str, key: str, projection: Mapping[str, int] | None = None
+    ) -> Document | None:
+        """The document whose `_id` is `key`, with only the `projection`'s fields if given; None
+        if there is none. Raises what the `find` raised."""
+        loop = asyncio.get_running_loop()
+        if not self._asked:
+            loop.call_soon(self._send)
+        fields = None if projection is None else tuple(sorted(projection.items()))
+        answer: asyncio.Future[Document | None] = loop.create_future()
+        self._asked.setdefault((collection, fields), {}).setdefault(key, []).append(answer)
+        # A waiter that goes (a client hanging up) cancels only its own answer, not the batch.
+        try:
+            return await answer
+        except Exception as error:
+            # Shared by the whole batch: a fresh traceback for each waiter's logs.
+            raise error.with_traceback(None) from error.__cause__
+
+    def _send(self) -> None:
+        asked, self._asked = self._asked, {}
+        for target, waiters in asked.items():
+            keys = list(waiters)
+            for start in range(0, len(keys), self._max_batch):
+                batch = {key: waiters[key] for key in keys[start : start + self._max_batch]}
+                fetch = asyncio.create_task(self._fetch(target, batch))
+                # The loop keeps only a weak reference to a task.
+                self._fetches.add(fetch)
+                fetch.add_done_callback(self._fetches.discard)
+
+    async def _fetch(self, target: _Target, waiters: _Waiters) -> None:
+        collection, fields = target
+        projection = None if fields is None else dict(fields)
+        try:
+            cursor = self._db[collection].find({"_id": {"$in": list(waiters)}}, projection)
+            found = {document["_id"]: document async for document in cursor}
+        except asyncio.CancelledError:
+            _fail(waiters, None)
+            raise
+        except Exception as error:
+            _fail(waiters, error)
+            return
+        for key, answers in waiters.items():
+            for answer in answers:
+                if not answer.done():
+                    answer.set_result(found.get(key))
+
+
+def _fail(waiters: _Waiters, error: Exception | None) -> None:
+    """Every answer still awaited gets the error, or is cancelled if there is none."""
+    for answers in waiters.values():
+        for answer in answers:
+            if answer.done():
+                continue
+            if error is None:
+                answer.cancel()
+            else:
+                answer.set_exception(error)
