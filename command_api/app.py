@@ -9,6 +9,7 @@ from command_api.errors import install_error_handlers
 from command_api.routes import admin, events, operations, orders, users
 from command_api.wakeup import ProjectorWakeup, projector_queue
 from eventstore.database import create_engine, create_sessions
+from eventstore.group import GroupedAppends
 from readmodel.client import mongo_client
 from settings import Settings, get_settings
 from web.edge import install_edge
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings, application_name="command_api")
         app.state.engine = engine
         app.state.sessions = create_sessions(engine)
+        app.state.appends = GroupedAppends(engine)
         queue = projector_queue(settings)
         app.state.projector_queue = queue
         wakeup = ProjectorWakeup(queue, spacing=settings.projector_poll_seconds)

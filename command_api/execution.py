@@ -45,7 +45,7 @@ async def run_command(
     fingerprint = "" if key is None else await _fingerprint(context)
     started = time.perf_counter()
     state = context.request.app.state
-    async with Unit(state.sessions, state.engine, alone=key is None) as unit:
+    async with Unit(state.sessions, state.appends, alone=key is None) as unit:
         if key is None:
             result = await _decide(unit, name, handle)
         else:

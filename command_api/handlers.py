@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from command_api.preconditions import IfMatch
 from domain import order, user
@@ -25,12 +25,12 @@ from eventstore import (
     StreamWrite,
     UniqueClaim,
     append,
-    append_alone,
     load_stream,
     load_streams,
     lock_streams,
     read_stream_head,
 )
+from eventstore.group import GroupedAppends
 
 EMAIL_SCOPE = "user_email"
 State = TypeVar("State")
@@ -48,9 +48,10 @@ class Unit:
     """What a command runs in: a session opened when first asked for, or no transaction.
 
     A command that reads nothing, sent without an Idempotency-Key, writes nothing but its
-    append, so that append needs no transaction around it: it runs as one statement
-    (`append_alone`), one round trip instead of BEGIN, the call and COMMIT, and no session
-    is opened at all. Whatever the handler reads must be in the append's transaction, so
+    append, so that append needs no transaction of the command's around it: it runs as one
+    statement (`append_alone`), one round trip instead of BEGIN, the call and COMMIT, and no
+    session is opened at all; under load, with the others asked for at the same time
+    (`GroupedAppends`). Whatever the handler reads must be in the append's transaction, so
     taking the session ends that.
 
     As an async context manager: leaving it commits the session's transaction, if a session
@@ -58,11 +59,15 @@ class Unit:
     """
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine, *, alone: bool
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        appends: GroupedAppends,
+        *,
+        alone: bool,
     ) -> None:
         self._sessions = sessions
         self._session: AsyncSession | None = None
-        self._engine = engine
+        self._appends = appends
         self._alone = alone  # may append alone: until the session is taken
 
     @property
@@ -94,7 +99,7 @@ class Unit:
         releases: Sequence[UniqueClaim] = (),
     ) -> AppendResult:
         if self._alone and self._session is None:
-            return await append_alone(self._engine, writes, claims=claims, releases=releases)
+            return await self._appends.append(writes, claims=claims, releases=releases)
         return await append(self.session, writes, claims=claims, releases=releases)
 
 

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
-from asyncpg import InterfaceError, PostgresError
+from asyncpg import InterfaceError, PostgresError, Record
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -49,13 +49,13 @@ async def append(
     one; of N simultaneous claims of a value exactly one succeeds (guarantee 5). `releases`
     give values back. Both commit or roll back with the events.
     """
-    payload = _payload(writes, claims, releases)
+    payload = commit_payload(writes, claims, releases)
     conn = await session.connection()
     try:
         rows = (await conn.exec_driver_sql(_CALL, (payload,))).all()
     except DBAPIError as error:
         raise _refusal(error.orig.__cause__ if error.orig else None) or error from None
-    return _result(writes, [tuple(row) for row in rows])
+    return append_result(writes, [tuple(row) for row in rows])
 
 
 async def append_alone(
@@ -70,12 +70,17 @@ async def append_alone(
     The call runs in PostgreSQL's implicit transaction of one statement, straight on the
     pooled asyncpg connection: no BEGIN and no COMMIT to wait for, one round trip in all.
     """
-    payload = _payload(writes, claims, releases)
+    rows = await run_alone(engine, _CALL, commit_payload(writes, claims, releases))
+    return append_result(writes, [tuple(row) for row in rows])
+
+
+async def run_alone(engine: AsyncEngine, statement: str, *arguments: object) -> list[Record]:
+    """One statement in a transaction of its own, raising what `append` raises."""
     async with _pooled(engine) as pooled:
         driver = pooled.driver_connection
         assert driver is not None
         try:
-            rows = await driver.fetch(_CALL, payload)
+            rows: list[Record] = await driver.fetch(statement, *arguments)
         except PostgresError as error:
             refusal = _refusal(error)
             if refusal is not None:
@@ -89,7 +94,7 @@ async def append_alone(
             # this connection from the pool.
             await greenlet_spawn(pooled.invalidate, error)
             raise StoreUnavailable(str(error)) from error
-    return _result(writes, [tuple(row) for row in rows])
+    return rows
 
 
 @asynccontextmanager
@@ -134,9 +139,10 @@ def _lock_key(stream_id: UUID) -> int:
     return int.from_bytes(stream_id.bytes[:8], "big", signed=True)
 
 
-def _payload(
+def commit_payload(
     writes: Sequence[StreamWrite], claims: Sequence[UniqueClaim], releases: Sequence[UniqueClaim]
 ) -> str:
+    """The argument of `es_append`."""
     if not writes or not any(write.events for write in writes):
         raise ValueError("nothing to append")
     return json.dumps(
@@ -176,7 +182,8 @@ def _key(claim: UniqueClaim) -> dict[str, str]:
     return {"scope": claim.scope, "value": claim.value, "stream_id": str(claim.stream_id)}
 
 
-def _result(writes: Sequence[StreamWrite], rows: list[tuple[Any, ...]]) -> AppendResult:
+def append_result(writes: Sequence[StreamWrite], rows: list[tuple[Any, ...]]) -> AppendResult:
+    """What one `es_append` call returned (its transaction id and event positions), told."""
     transaction_id, position = max(rows)
     return AppendResult(
         versions={write.stream_id: write.new_version for write in writes},

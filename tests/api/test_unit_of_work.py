@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from command_api.handlers import Unit
 from eventstore import EventMetadata, NewEvent, StreamWrite, load_stream
+from eventstore.group import GroupedAppends
 from eventstore.keys import StoredResponse, record_response
 from eventstore.tables import IdempotencyKeyRow
 
@@ -29,7 +30,7 @@ async def test_a_command_that_fails_after_writing_leaves_nothing_behind(
     key = f"unit-{uuid.uuid4().hex}"
 
     async def failing_command() -> None:
-        async with Unit(sessions, engine, alone=False) as unit:
+        async with Unit(sessions, GroupedAppends(engine), alone=False) as unit:
             await record_response(unit.session, key, ANSWER)
             raise RuntimeError("a fault after the first write")
 
@@ -42,7 +43,7 @@ async def test_a_command_that_ends_well_commits_what_it_wrote(
     engine: AsyncEngine, sessions: Sessions
 ) -> None:
     key = f"unit-{uuid.uuid4().hex}"
-    async with Unit(sessions, engine, alone=False) as unit:
+    async with Unit(sessions, GroupedAppends(engine), alone=False) as unit:
         await record_response(unit.session, key, ANSWER)
     assert await _stored(sessions, key)
 
@@ -56,7 +57,7 @@ async def test_once_a_command_has_read_its_append_joins_that_transaction(
     write = StreamWrite(stream_id, "user", 0, [NewEvent("Tested", 1, {}, META)])
 
     async def command_that_reads_appends_and_fails() -> None:
-        async with Unit(sessions, engine, alone=True) as unit:
+        async with Unit(sessions, GroupedAppends(engine), alone=True) as unit:
             await load_stream(unit.session, stream_id)
             await unit.append([write])
             raise RuntimeError("a fault after the append")

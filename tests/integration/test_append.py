@@ -1,7 +1,8 @@
 """The event store's append, load and key tables against a real PostgreSQL.
 
-Every append test runs twice: through `append` in a session's transaction, and through
-`append_alone` in a transaction of its own; the two share `es_append` and must agree.
+Every append test runs three times: through `append` in a session's transaction, through
+`append_alone` in a transaction of its own, and through `GroupedAppends`, where the appends
+made at once share one; all share `es_append` and must agree.
 """
 
 import asyncio
@@ -23,6 +24,7 @@ from eventstore import (
     append_alone,
     load_stream,
 )
+from eventstore.group import GroupedAppends
 
 Sessions = async_sessionmaker[AsyncSession]
 META = EventMetadata(correlation_id="test", who="tests")
@@ -33,8 +35,9 @@ def events(*types: str) -> list[NewEvent]:
 
 
 class Write:
-    def __init__(self, alone: bool, sessions: Sessions, engine: AsyncEngine) -> None:
-        self.alone, self.sessions, self.engine = alone, sessions, engine
+    def __init__(self, how: str, sessions: Sessions, engine: AsyncEngine) -> None:
+        self.how, self.sessions, self.engine = how, sessions, engine
+        self.grouped = GroupedAppends(engine)
 
     async def __call__(
         self,
@@ -42,16 +45,19 @@ class Write:
         claims: Sequence[UniqueClaim] = (),
         releases: Sequence[UniqueClaim] = (),
     ) -> None:
-        if self.alone:
+        if self.how == "alone":
             await append_alone(self.engine, writes, claims=claims, releases=releases)
+            return
+        if self.how == "grouped":
+            await self.grouped.append(writes, claims=claims, releases=releases)
             return
         async with self.sessions() as session, session.begin():
             await append(session, writes, claims=claims, releases=releases)
 
 
-@pytest.fixture(params=["in a session", "alone"])
+@pytest.fixture(params=["in a session", "alone", "grouped"])
 def write(request: pytest.FixtureRequest, sessions: Sessions, engine: AsyncEngine) -> Write:
-    return Write(request.param == "alone", sessions, engine)
+    return Write(request.param, sessions, engine)
 
 
 async def test_new_stream_starts_at_version_one_and_loads_in_order(
