@@ -70,11 +70,13 @@ async def append_alone(
     The call runs in PostgreSQL's implicit transaction of one statement, straight on the
     pooled asyncpg connection: no BEGIN and no COMMIT to wait for, one round trip in all.
     """
-    rows = await run_alone(engine, _CALL, commit_payload(writes, claims, releases))
+    rows = await run_in_own_transaction(engine, _CALL, commit_payload(writes, claims, releases))
     return append_result(writes, [tuple(row) for row in rows])
 
 
-async def run_alone(engine: AsyncEngine, statement: str, *arguments: object) -> list[Record]:
+async def run_in_own_transaction(
+    engine: AsyncEngine, statement: str, *arguments: object
+) -> list[Record]:
     """One statement in a transaction of its own, raising what `append` raises."""
     async with _pooled(engine) as pooled:
         driver = pooled.driver_connection
@@ -183,7 +185,7 @@ def _key(claim: UniqueClaim) -> dict[str, str]:
 
 
 def append_result(writes: Sequence[StreamWrite], rows: list[tuple[Any, ...]]) -> AppendResult:
-    """What one `es_append` call returned (its transaction id and event positions), told."""
+    """The answer to an append, from the rows (transaction id, event position) it returned."""
     transaction_id, position = max(rows)
     return AppendResult(
         versions={write.stream_id: write.new_version for write in writes},

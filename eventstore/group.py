@@ -7,20 +7,24 @@ appends asked for in one turn of the event loop as one statement that calls `es_
 each in turn: one transaction, one commit for all of them. Alone, an append is sent as
 before, one turn later.
 
-Each append still succeeds or fails on its own. If anything in a group fails (a check
-refused, a deadlock, any error but a lost connection), nothing of it has committed, and each
-of its appends is run again alone for its own answer. A group claims its unique keys in one
-global order, so two groups never deadlock over each other's claims.
+Each append still succeeds or fails on its own. When PostgreSQL refuses a group's statement
+(a check refused, a deadlock), nothing of it has committed, and each of its appends is run
+again alone for its own answer. Any other failure (the connection lost, no connection to be
+had) is every member's, as it would have been alone. Groups are sorted by the unique keys
+their members claim, then by their streams, so that two of them running at once take those
+in the same order and do not deadlock on them; `es_append` locks a member's own streams in
+id order. The appends run alone are new users' (one new stream, one claim each).
 """
 
 import asyncio
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 
+from asyncpg import PostgresError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from eventstore.append import append_alone, append_result, commit_payload, run_alone
-from eventstore.errors import StoreUnavailable
+from eventstore.append import append_alone, append_result, commit_payload, run_in_own_transaction
+from eventstore.errors import ConcurrencyConflict, StreamDeleted, UniqueKeyTaken
 from eventstore.records import AppendResult, StreamWrite, UniqueClaim
 
 _GROUP_CALL = (
@@ -28,7 +32,10 @@ _GROUP_CALL = (
     " FROM unnest($1::jsonb[]) WITH ORDINALITY AS p(payload, n)"
     " CROSS JOIN LATERAL es_append(p.payload) AS a"
 )
-# A statement's worth: about a kilobyte of payload each.
+# What the server refused and rolled back; a lost connection is `StoreUnavailable` instead.
+_REFUSED = (ConcurrencyConflict, StreamDeleted, UniqueKeyTaken, PostgresError)
+# A member waiting on a lock holds up the rest of its group: groups stay small enough that
+# one such wait costs a few dozen commands, and their payload (about 1 kB each) a statement.
 MAX_GROUP = 64
 
 
@@ -42,10 +49,11 @@ class _Asked:
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
-    def order(self) -> list[tuple[str, str]]:
-        return sorted((claim.scope, claim.value) for claim in self.claims)
+    def lock_order(self) -> tuple[list[tuple[str, str]], list[str]]:
+        claims = sorted((claim.scope, claim.value) for claim in self.claims)
+        return claims, sorted(str(write.stream_id) for write in self.writes)
 
-    async def alone(self, engine: AsyncEngine) -> AppendResult:
+    async def append_alone(self, engine: AsyncEngine) -> AppendResult:
         return await append_alone(engine, self.writes, claims=self.claims, releases=self.releases)
 
 
@@ -53,7 +61,7 @@ class GroupedAppends:
     """`append_alone`, grouped with the other appends asked for at the same time."""
 
     def __init__(self, engine: AsyncEngine, max_group: int = MAX_GROUP) -> None:
-        self.engine = engine
+        self._engine = engine
         self._max_group = max_group
         self._asked: list[_Asked] = []
         self._groups: set[asyncio.Task[None]] = set()
@@ -72,12 +80,13 @@ class GroupedAppends:
         try:
             return await asked.answer
         except Exception as error:
-            # A group's failure is each of its appends': a fresh traceback for each.
+            # The one error of a whole group: its traceback from here on is this asker's,
+            # not theirs piled onto it.
             raise error.with_traceback(None) from error.__cause__
 
     def _send(self) -> None:
-        asked = sorted(self._asked, key=_Asked.order)
-        self._asked = []
+        asked, self._asked = self._asked, []
+        asked.sort(key=_Asked.lock_order)
         for start in range(0, len(asked), self._max_group):
             group = asyncio.create_task(self._commit(asked[start : start + self._max_group]))
             # The loop keeps only a weak reference to a task.
@@ -89,27 +98,25 @@ class GroupedAppends:
         group = [asked for asked in group if not asked.answer.done()]
         try:
             if len(group) == 1:
-                await _answer(group[0], group[0].alone(self.engine))
+                await _answer(group[0], group[0].append_alone(self._engine))
             elif group:
                 await self._commit_together(group)
         except asyncio.CancelledError:
             for asked in group:
                 asked.answer.cancel()
             raise
-        except Exception as error:  # a bug here must fail its askers, not leave them waiting
+        except Exception as error:  # whatever it is, no asker is left waiting
             for asked in group:
                 _settle(asked, error)
 
     async def _commit_together(self, group: list[_Asked]) -> None:
+        payloads = [asked.payload for asked in group]
         try:
-            rows = await run_alone(self.engine, _GROUP_CALL, [asked.payload for asked in group])
-        except StoreUnavailable as error:
-            # Lost with the connection: committed or not, nobody can tell, as alone.
-            for asked in group:
-                _settle(asked, error)
-            return
-        except Exception:
-            await asyncio.gather(*(_answer(asked, asked.alone(self.engine)) for asked in group))
+            rows = await run_in_own_transaction(self._engine, _GROUP_CALL, payloads)
+        except _REFUSED:
+            # Each again alone, but not those whose askers have gone meanwhile.
+            again = [asked for asked in group if not asked.answer.done()]
+            await asyncio.gather(*(_answer(a, a.append_alone(self._engine)) for a in again))
             return
         rows_of: dict[int, list[tuple[object, ...]]] = {}
         for transaction_id, position, n in rows:

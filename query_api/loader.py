@@ -36,8 +36,9 @@ class DocumentLoader:
     async def find(
         self, collection: str, key: str, projection: Mapping[str, int] | None = None
     ) -> Document | None:
-        """The document whose `_id` is `key`, with only the `projection`'s fields if given; None
-        if there is none. Raises what the `find` raised."""
+        """The document whose `_id` is `key`, with only the `projection`'s fields (and `_id`)
+        if given; None if there is none. Raises what the `find` raised. Askers of the same
+        document share it: read it, do not change it."""
         loop = asyncio.get_running_loop()
         if not self._asked:
             loop.call_soon(self._send)
@@ -48,7 +49,8 @@ class DocumentLoader:
         try:
             return await answer
         except Exception as error:
-            # Shared by the whole batch: a fresh traceback for each waiter's logs.
+            # The one error of a whole batch: its traceback from here on is this asker's,
+            # not theirs piled onto it.
             raise error.with_traceback(None) from error.__cause__
 
     def _send(self) -> None:
@@ -64,7 +66,8 @@ class DocumentLoader:
 
     async def _fetch(self, target: _Target, waiters: _Waiters) -> None:
         collection, fields = target
-        projection = None if fields is None else dict(fields)
+        # With `_id` always: it is what the answers are matched by.
+        projection = None if fields is None else {**dict(fields), "_id": 1}
         try:
             cursor = self._db[collection].find({"_id": {"$in": list(waiters)}}, projection)
             found = {document["_id"]: document async for document in cursor}

@@ -5,6 +5,7 @@ import asyncio
 import uuid
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from eventstore import (
@@ -15,9 +16,11 @@ from eventstore import (
     StreamWrite,
     UniqueClaim,
     UniqueKeyTaken,
+    append,
     append_alone,
     load_stream,
 )
+from eventstore.errors import StoreUnavailable
 from eventstore.group import GroupedAppends
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -107,3 +110,49 @@ async def test_an_append_whose_asker_has_gone_is_not_made(
 async def test_nothing_to_append_is_refused_at_once(engine: AsyncEngine) -> None:
     with pytest.raises(ValueError, match="nothing to append"):
         await GroupedAppends(engine).append([StreamWrite(uuid.uuid4(), "user", 0, [])])
+
+
+async def test_a_group_that_loses_its_connection_fails_every_member_and_retries_none(
+    engine: AsyncEngine, sessions: Sessions
+) -> None:
+    """Whether a group whose connection went committed is unknown, as for an append alone:
+    each member is told so (a 503 over HTTP), and none is run again, which could append it
+    twice."""
+    holder, taker, others = uuid.uuid4(), uuid.uuid4(), [uuid.uuid4(), uuid.uuid4()]
+    email = f"{uuid.uuid4()}@example.com"
+    appends = GroupedAppends(engine)
+    async with sessions() as holding, holding.begin():
+        # Claimed, not committed: the group's claim of it waits on this transaction.
+        await append(
+            holding, [new_stream(holder, "A")], claims=[UniqueClaim("email", email, holder)]
+        )
+        group = asyncio.gather(
+            appends.append([new_stream(taker, "A")], claims=[UniqueClaim("email", email, taker)]),
+            *(appends.append([new_stream(s, "A")]) for s in others),
+            return_exceptions=True,
+        )
+        backend = await _waiting_group_backend(sessions)
+        async with sessions() as killer:
+            await killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        outcomes = await asyncio.wait_for(group, timeout=30)
+        await holding.rollback()
+    assert all(isinstance(outcome, StoreUnavailable) for outcome in outcomes)
+    for stream in (taker, *others):
+        assert await _stored(sessions, stream) == []
+
+
+async def _waiting_group_backend(sessions: Sessions) -> int:
+    """The server process of a group statement waiting for a lock."""
+    async with sessions() as session:
+        for _ in range(200):
+            pid = await session.scalar(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND query LIKE '%unnest($1::jsonb[])%'"
+                )
+            )
+            if pid is not None:
+                return int(pid)
+            await session.rollback()  # a new snapshot of the activity next time
+            await asyncio.sleep(0.05)
+    raise AssertionError("no group statement waited for the claim")
