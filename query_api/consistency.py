@@ -45,15 +45,22 @@ class CheckpointReader:
     """Reads the projection's status document, one read at a time for the whole process.
 
     Requests that arrive while a read is under way share its answer instead of sending their
-    own, so a burst of waiting requests costs MongoDB one small read per poll, not one each.
-    Sharing is safe because the checkpoint only grows: an answer read a moment ago is still a
-    true lower bound.
+    own, so a burst of requests costs MongoDB one small read, not one each. Sharing is safe
+    because the checkpoint only grows: an answer read a moment ago is still a true lower bound.
+
+    Requests waiting for a position (`Min-Position`) share one watch too, which reads the
+    checkpoint every POLL_SECONDS while any of them waits. A poll of their own each would wake
+    every waiting request every poll: the slower the projection, the more requests wait and the
+    more CPU their waiting takes from the services that would let it catch up.
     """
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]], name: str = PROJECTION) -> None:
         self._db = db
         self._name = name
         self._pending: asyncio.Future[Checkpoint] | None = None
+        self._waiting: list[tuple[Position, asyncio.Future[Checkpoint]]] = []
+        self._watch: asyncio.Task[None] | None = None
+        self.latest: Checkpoint | None = None
 
     async def read(self) -> Checkpoint:
         if self._pending is None:
@@ -62,15 +69,47 @@ class CheckpointReader:
         # Shielded: one caller giving up (a client hanging up) must not cancel the others' read.
         return await asyncio.shield(self._pending)
 
+    async def reached(self, wanted: Position) -> Checkpoint:
+        """The checkpoint once it is at or past `wanted`, or stopped short of it (a poison
+        event). Raises what a read raised meanwhile."""
+        answer: asyncio.Future[Checkpoint] = asyncio.get_running_loop().create_future()
+        self._waiting.append((wanted, answer))
+        if self._watch is None:
+            self._watch = asyncio.create_task(self._poll())
+        return await answer
+
+    async def _poll(self) -> None:
+        try:
+            while self._waiting:
+                await asyncio.sleep(POLL_SECONDS)
+                try:
+                    checkpoint: Checkpoint | Exception = await self.read()
+                except Exception as error:  # MongoDB's: each waiter's 503
+                    checkpoint = error
+                self._waiting = [
+                    (wanted, answer)
+                    for wanted, answer in self._waiting
+                    if not _answered(answer, wanted, checkpoint)
+                ]
+        except asyncio.CancelledError:
+            for _, answer in self._waiting:
+                answer.cancel()
+            raise
+        finally:
+            self._watch = None
+
     async def _fetch(self) -> Checkpoint:
         status = await find_status(self._db, self._name)
         if status is None:  # the projector has not started yet: nothing is applied
-            return Checkpoint(START, stopped=False)
-        return Checkpoint(
-            Position.parse(status.checkpoint),
-            stopped=status.state is ProjectionState.STOPPED,
-            collections=status.collections,
-        )
+            checkpoint = Checkpoint(START, stopped=False)
+        else:
+            checkpoint = Checkpoint(
+                Position.parse(status.checkpoint),
+                stopped=status.state is ProjectionState.STOPPED,
+                collections=status.collections,
+            )
+        self.latest = checkpoint
+        return checkpoint
 
     def _forget(self, done: asyncio.Future[Checkpoint]) -> None:
         if self._pending is done:
@@ -79,23 +118,43 @@ class CheckpointReader:
             done.exception()  # retrieved here, in case every caller had gone
 
 
+def _answered(
+    answer: asyncio.Future[Checkpoint], wanted: Position, checkpoint: Checkpoint | Exception
+) -> bool:
+    """Whether the waiter is done with, answering it if the checkpoint is its answer."""
+    if answer.done():  # its request gave up or went
+        return True
+    if isinstance(checkpoint, Exception):
+        answer.set_exception(checkpoint)
+    elif checkpoint.position >= wanted or checkpoint.stopped:
+        answer.set_result(checkpoint)
+    else:
+        return False
+    return True
+
+
 async def wait_for(
     reader: CheckpointReader, first: Checkpoint, wanted: Position | None, bound: float
 ) -> Checkpoint:
-    """The checkpoint once it is at or past `wanted`, reading again after `first` as long as
-    it is not; NotYetApplied if not within `bound` s."""
+    """The checkpoint once it is at or past `wanted`, starting from `first`, the one the
+    request found on arrival; NotYetApplied if not within `bound` s."""
+    if wanted is None:
+        return first
     loop = asyncio.get_running_loop()
     started = loop.time()
     checkpoint = first
-    if wanted is None:
-        return checkpoint
-    while checkpoint.position < wanted:
-        left = started + bound - loop.time()
-        if checkpoint.stopped or left <= 0:
-            MIN_POSITION_WAIT.labels("not_reached").observe(loop.time() - started)
-            raise NotYetApplied(checkpoint)
-        await asyncio.sleep(min(POLL_SECONDS, left))
-        checkpoint = await reader.read()
+    if first.position < wanted and not first.stopped:
+        limit = asyncio.timeout(bound)
+        try:
+            async with limit:
+                checkpoint = await reader.reached(wanted)
+        except TimeoutError:
+            if not limit.expired():
+                raise
+            checkpoint = reader.latest or first
+    if checkpoint.position < wanted:
+        MIN_POSITION_WAIT.labels("not_reached").observe(loop.time() - started)
+        raise NotYetApplied(checkpoint)
     MIN_POSITION_WAIT.labels("reached").observe(loop.time() - started)
     return checkpoint
 
