@@ -198,12 +198,16 @@ def _refusal(error: BaseException | None) -> Exception | None:
     """The store's own exception for a check `es_append` refused, from its SQLSTATE."""
     if not isinstance(error, PostgresError):
         return None
-    state = error.sqlstate
+    return refusal_of(error.sqlstate, error.detail)
+
+
+def refusal_of(state: object, detail: object) -> Exception | None:
+    """The store's own exception for the SQLSTATE and DETAIL of an error `es_append` raised."""
     if state == _UNIQUE_TAKEN:
-        return UniqueKeyTaken(str(error.detail))
+        return UniqueKeyTaken(str(detail))
     if state != _STREAM_REFUSED:
         return None
-    found = json.loads(str(error.detail))
+    found = json.loads(str(detail))
     stream_id, expected = UUID(found["stream_id"]), int(found["expected"])
     # A stream of another type is, to this writer, no stream at all.
     if not found["same_type"]:

@@ -7,36 +7,49 @@ appends asked for in one turn of the event loop as one statement that calls `es_
 each in turn: one transaction, one commit for all of them. Alone, an append is sent as
 before, one turn later.
 
-Each append still succeeds or fails on its own. When PostgreSQL refuses a group's statement
-(a check refused, a deadlock), nothing of it has committed, and each of its appends is run
-again alone for its own answer. Any other failure (the connection lost, no connection to be
-had) is every member's, as it would have been alone. Groups are sorted by the unique keys
-their members claim, then by their streams, so that two of them running at once take those
-in the same order and do not deadlock on them; `es_append` locks a member's own streams in
-id order. The appends run alone are new users' (one new stream, one claim each).
+Each append still succeeds or fails on its own. When one append's check fails (a taken
+email, a version conflict), the statement is refused and nothing of it has committed; the
+group is then sent again through `es_append_each` (migration 0004), which runs each append
+in a subtransaction and reports the refused ones, so that the others still commit together.
+Any other refusal (a deadlock) runs each append again alone, for its own answer. Any other
+failure (the connection lost, no connection to be had) is every member's, as it would have
+been alone.
+
+Groups are sorted by the unique keys their members claim, then by their streams, so that two
+of them running at once take those in the same order and do not deadlock on them;
+`es_append` locks a member's own streams in id order. The appends run alone are new users'
+(one new stream, one claim each).
 """
 
 import asyncio
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 
-from asyncpg import PostgresError
+from asyncpg import PostgresError, Record
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from eventstore.append import append_alone, append_result, commit_payload, run_in_own_transaction
+from eventstore.append import (
+    append_alone,
+    append_result,
+    commit_payload,
+    refusal_of,
+    run_in_own_transaction,
+)
 from eventstore.errors import ConcurrencyConflict, StreamDeleted, UniqueKeyTaken
 from eventstore.records import AppendResult, StreamWrite, UniqueClaim
 
 _GROUP_CALL = (
-    "SELECT a.transaction_id, a.event_position, p.n"
+    "SELECT p.n, a.transaction_id, a.event_position"
     " FROM unnest($1::jsonb[]) WITH ORDINALITY AS p(payload, n)"
     " CROSS JOIN LATERAL es_append(p.payload) AS a"
 )
-# What the server refused and rolled back; a lost connection is `StoreUnavailable` instead.
-_REFUSED = (ConcurrencyConflict, StreamDeleted, UniqueKeyTaken, PostgresError)
+_EACH_CALL = "SELECT n, transaction_id, event_position, refusal, detail FROM es_append_each($1)"
+_CHECK_REFUSED = (ConcurrencyConflict, StreamDeleted, UniqueKeyTaken)
 # A member waiting on a lock holds up the rest of its group: groups stay small enough that
-# one such wait costs a few dozen commands, and their payload (about 1 kB each) a statement.
-MAX_GROUP = 64
+# one such wait costs a few dozen commands. And `es_append_each` gives each member a
+# subtransaction: past 64 in one transaction, PostgreSQL's snapshots of every session slow
+# down (the subtransaction cache overflows).
+MAX_GROUP = 32
 
 
 @dataclass
@@ -110,19 +123,41 @@ class GroupedAppends:
                 _settle(asked, error)
 
     async def _commit_together(self, group: list[_Asked]) -> None:
+        rows = await self._rows(group)
+        if rows is None:  # each was answered alone
+            return
+        answers: dict[int, list[tuple[object, ...]]] = {}
+        refusals: dict[int, Exception] = {}
+        for n, transaction_id, position, *refused in rows:
+            if transaction_id is None:
+                state, detail = refused
+                refusals[n] = refusal_of(state, detail) or RuntimeError(f"refused: {state}")
+            else:
+                answers.setdefault(n, []).append((transaction_id, position))
+        for n, asked in enumerate(group, start=1):
+            _settle(asked, refusals.get(n) or append_result(asked.writes, answers[n]))
+
+    async def _rows(self, group: list[_Asked]) -> list[Record] | None:
+        """What the group's appends returned, committed together, with a refusal in place of
+        those refused; None when the server refused otherwise and each ran alone instead."""
         payloads = [asked.payload for asked in group]
         try:
-            rows = await run_in_own_transaction(self._engine, _GROUP_CALL, payloads)
-        except _REFUSED:
-            # Each again alone, but not those whose askers have gone meanwhile.
-            again = [asked for asked in group if not asked.answer.done()]
-            await asyncio.gather(*(_answer(a, a.append_alone(self._engine)) for a in again))
-            return
-        rows_of: dict[int, list[tuple[object, ...]]] = {}
-        for transaction_id, position, n in rows:
-            rows_of.setdefault(n, []).append((transaction_id, position))
-        for n, asked in enumerate(group, start=1):
-            _settle(asked, append_result(asked.writes, rows_of[n]))
+            return await run_in_own_transaction(self._engine, _GROUP_CALL, payloads)
+        except _CHECK_REFUSED:
+            pass  # one append's check: the others can still commit together
+        except PostgresError:
+            await self._commit_alone(group)
+            return None
+        try:
+            return await run_in_own_transaction(self._engine, _EACH_CALL, payloads)
+        except PostgresError:
+            await self._commit_alone(group)
+            return None
+
+    async def _commit_alone(self, group: list[_Asked]) -> None:
+        # Not those whose askers have gone meanwhile.
+        again = [asked for asked in group if not asked.answer.done()]
+        await asyncio.gather(*(_answer(a, a.append_alone(self._engine)) for a in again))
 
 
 async def _answer(asked: _Asked, append: Awaitable[AppendResult]) -> None:
