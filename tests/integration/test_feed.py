@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from eventstore import (
     START,
+    AppendResult,
+    ConcurrencyConflict,
     EventMetadata,
     NewEvent,
     Position,
@@ -23,6 +25,7 @@ from eventstore import (
     read_feed_page,
 )
 from eventstore.database import create_engine, create_sessions
+from eventstore.group import GroupedAppends
 from settings import Settings
 from tests.support.databases import migrated_database
 
@@ -31,6 +34,10 @@ META = EventMetadata(correlation_id="feed-test", who="tests")
 
 WRITERS = 16
 TRANSACTIONS_PER_WRITER = 60
+# Writers whose appends run alone and commit in groups (`GroupedAppends`), as `POST /users`
+# does: many commands in one transaction, and now and then one refused inside a group, whose
+# subtransaction rolls back while the rest commit (`es_append_each`).
+GROUPED_WRITERS = 4
 STREAMS_PER_WRITER = 4
 # The feed's cutoff, `pg_snapshot_xmin`, is server-wide: a transaction open anywhere on the
 # server, in another database too, holds back what the feed shows until it ends. So a test
@@ -152,6 +159,40 @@ async def test_live_reader_sees_every_committed_event_once_under_concurrent_writ
             for w in writes:
                 versions[w.stream_id] = w.new_version
 
+    appends = GroupedAppends(feed_engine)
+    group_transactions: list[int] = []
+    refused_in_groups = 0
+
+    async def grouped_writer(number: int) -> None:
+        nonlocal refused_in_groups
+        versions = {uuid.uuid4(): 0 for _ in range(STREAMS_PER_WRITER)}
+        for _ in range(TRANSACTIONS_PER_WRITER):
+            # One append per stream at once: they share groups with each other and with the
+            # other grouped writers'. A far-off expected version is refused within its group.
+            refused = rng.choice(list(versions)) if rng.random() < 0.2 else None
+            writes = [
+                StreamWrite(
+                    s,
+                    "thing",
+                    versions[s] + (5 if s == refused else 0),
+                    [one_event(f"G{number}") for _ in range(rng.randint(1, 2))],
+                )
+                for s in versions
+            ]
+            outcomes = await asyncio.gather(
+                *(appends.append([w]) for w in writes), return_exceptions=True
+            )
+            for w, outcome in zip(writes, outcomes, strict=True):
+                ids = {e.event_id for e in w.events}
+                if isinstance(outcome, ConcurrencyConflict):
+                    rolled_back.update(ids)
+                    refused_in_groups += 1
+                    continue
+                assert isinstance(outcome, AppendResult), outcome
+                group_transactions.append(outcome.last_position.transaction_id)
+                committed.update(ids)
+                versions[w.stream_id] = w.new_version
+
     async def reader() -> list[RecordedEvent]:
         seen: list[RecordedEvent] = []
         seen_ids: set[uuid.UUID] = set()
@@ -171,13 +212,18 @@ async def test_live_reader_sees_every_committed_event_once_under_concurrent_writ
             await asyncio.sleep(0.005)
 
     reading = asyncio.create_task(reader())
-    await asyncio.gather(*(writer(n) for n in range(WRITERS)))
+    await asyncio.gather(
+        *(writer(n) for n in range(WRITERS)),
+        *(grouped_writer(n) for n in range(GROUPED_WRITERS)),
+    )
     writers_done.set()
     seen = await asyncio.wait_for(reading, timeout=60)
 
     seen_ids = [e.event_id for e in seen]
     assert len(committed) > 2000
     assert rolled_back, "the workload must include rolled-back transactions"
+    assert refused_in_groups, "the workload must include appends refused within a group"
+    assert len(set(group_transactions)) < len(group_transactions), "appends committed together"
     assert len(seen_ids) == len(set(seen_ids)), "an event was delivered twice"
     assert set(seen_ids) == committed, "a committed event was skipped, or a rolled-back one read"
     versions_seen: dict[uuid.UUID, list[int]] = defaultdict(list)
