@@ -15,6 +15,7 @@ from query_api.deps import ReadModel
 from query_api.errors import install_error_handlers
 from query_api.indexes import ensure_indexes_eventually
 from query_api.loader import DocumentLoader
+from query_api.renderings import Renderings
 from query_api.routes import operations, orders, users
 from readmodel.client import mongo_client
 from settings import Settings, get_settings
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             db=db,
             checkpoints=CheckpointReader(db),
             documents=DocumentLoader(db),
+            renderings=Renderings(),
             min_position_wait_seconds=settings.min_position_wait_seconds,
         )
         indexes = asyncio.create_task(ensure_indexes_eventually(db))

@@ -6,6 +6,7 @@ version moving. So a 304 is only ever answered for exactly the bytes the client 
 """
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Response
@@ -31,10 +32,21 @@ def matches(if_none_match: str, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == etag for tag in if_none_match.split(","))
 
 
-def conditional_response(model: BaseModel, if_none_match: str | None) -> Response:
+@dataclass(frozen=True)
+class Rendered:
+    """A document's body as sent, and its tag."""
+
+    body: bytes
+    etag: str
+
+
+def render(model: BaseModel) -> Rendered:
     body = model.model_dump_json().encode()
-    etag = etag_of(body)
-    headers = {"ETag": etag, "Cache-Control": _CACHE_CONTROL}
-    if if_none_match is not None and matches(if_none_match, etag):
+    return Rendered(body, etag_of(body))
+
+
+def conditional_response(rendered: Rendered, if_none_match: str | None) -> Response:
+    headers = {"ETag": rendered.etag, "Cache-Control": _CACHE_CONTROL}
+    if if_none_match is not None and matches(if_none_match, rendered.etag):
         return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+    return Response(rendered.body, media_type="application/json", headers=headers)

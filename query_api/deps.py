@@ -11,8 +11,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from eventstore.position import TOKEN_PATTERN, InvalidPosition, Position
+from query_api.conditional import Rendered
 from query_api.consistency import Checkpoint, CheckpointReader, NotYetApplied, announce, wait_for
 from query_api.loader import Document, DocumentLoader
+from query_api.renderings import Renderings
+from query_api.schemas import OrderOut, UserOut
 from readmodel.collections import LIVE, ReadCollections
 from web.auth import ReadCaller
 from web.problems import FieldError, Problem
@@ -27,6 +30,7 @@ class ReadModel:
     db: AsyncDatabase[dict[str, Any]]
     checkpoints: CheckpointReader
     documents: DocumentLoader
+    renderings: Renderings
     min_position_wait_seconds: float
 
 
@@ -57,6 +61,13 @@ class ReadContext:
 
     async def find_order(self, order_id: UUID) -> Document | None:
         return await self.model.documents.find(self.collections.orders, str(order_id))
+
+    def render_user(self, raw: Document) -> Rendered:
+        """A user found by `find_user` (with every field), as `GET /users/{id}` answers."""
+        return self.model.renderings.of(UserOut, self.collections.users, raw)
+
+    def render_order(self, raw: Document) -> Rendered:
+        return self.model.renderings.of(OrderOut, self.collections.orders, raw)
 
     async def settle(self) -> Position:
         """Wait until the projection has applied `Min-Position`, and note the checkpoint served

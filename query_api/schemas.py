@@ -14,7 +14,7 @@ def _id() -> Any:
     return Field(validation_alias=AliasChoices("_id", "id"))
 
 
-class _Out(BaseModel):
+class DocumentOut(BaseModel):
     # The fields listed here are all a client sees: `revision`, `email_key` and `deleted`
     # stay inside.
 
@@ -25,7 +25,7 @@ class _Out(BaseModel):
         return cls.model_validate(raw)
 
 
-class OrderLineOut(_Out):
+class OrderLineOut(DocumentOut):
     """An order as embedded in its user."""
 
     id: UUID
@@ -39,7 +39,7 @@ class OrderLineOut(_Out):
     updated_at: datetime
 
 
-class UserSummary(_Out):
+class UserSummary(DocumentOut):
     """A user as listed: the counts, without the embedded orders."""
 
     id: UUID = _id()
@@ -57,7 +57,7 @@ class UserOut(UserSummary):
     orders: list[OrderLineOut]
 
 
-class OrderOut(_Out):
+class OrderOut(DocumentOut):
     id: UUID = _id()
     user_id: UUID
     user_name: str

@@ -39,4 +39,4 @@ async def get_order(order_id: UUID, read: ReadDep, if_none_match: IfNoneMatch = 
     raw = await read.find_order(order_id)
     if raw is None:
         raise Problem(404, "Not found", "no such order")
-    return conditional_response(OrderOut.from_mongo(raw), if_none_match)
+    return conditional_response(read.render_order(raw), if_none_match)

@@ -53,8 +53,7 @@ async def get_user(user_id: UUID, read: ReadDep, if_none_match: IfNoneMatch = No
     """The user with every order embedded; `order_count` and `total_spent` leave out
     cancelled orders. 410 once the user is deleted."""
     await read.settle()
-    user = UserOut.from_mongo(await _live_user(read, user_id))
-    return conditional_response(user, if_none_match)
+    return conditional_response(read.render_user(await _live_user(read, user_id)), if_none_match)
 
 
 @router.get("/users/{user_id}/orders")

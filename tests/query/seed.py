@@ -1,5 +1,6 @@
 """Read documents written straight into MongoDB, as the projector would leave them."""
 
+import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,6 +22,8 @@ from readmodel.documents import (
 Database = AsyncDatabase[dict[str, Any]]
 # Whole seconds: MongoDB keeps milliseconds, so anything finer would not read back equal.
 PLACED = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+# Positions for `revision`, which the projector moves with every change it writes.
+_POSITIONS = itertools.count(1)
 
 
 def a_user(
@@ -82,8 +85,10 @@ def an_order(
 
 
 async def store(db: Database, *documents: UserDocument | OrderDocument) -> None:
-    """Insert or replace, so a test can change a document and store it again."""
+    """Insert or replace, so a test can change a document and store it again: with a revision
+    of its own each time, as the projector writes a change (`query_api.renderings`)."""
     for document in documents:
+        document.revision = f"1-{next(_POSITIONS)}"
         collection = LIVE.users if isinstance(document, UserDocument) else LIVE.orders
         await db[collection].replace_one({"_id": document.id}, document.to_mongo(), upsert=True)
 
