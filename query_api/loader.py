@@ -15,9 +15,14 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from bson.raw_bson import RawBSONDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-Document = dict[str, Any]
+# Decoded lazily: a field on first use of the document, an embedded document (an order line)
+# on first use of its own. A request whose body is already rendered (`query_api.renderings`)
+# reads only the top-level fields: decoding whole users of many orders took a tenth of the
+# query API's CPU per `GET /users/{id}` (bench, issue 6).
+Document = Mapping[str, Any]
 # The collection and the fields to return (none: the whole document).
 _Target = tuple[str, tuple[tuple[str, int], ...] | None]
 # Each id asked for, with the answers its askers wait on.
@@ -27,8 +32,9 @@ MAX_BATCH = 100
 
 
 class DocumentLoader:
-    def __init__(self, db: AsyncDatabase[Document], max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], max_batch: int = MAX_BATCH) -> None:
         self._db = db
+        self._lazy = db.codec_options.with_options(document_class=RawBSONDocument)
         self._max_batch = max_batch
         self._asked: dict[_Target, _Waiters] = {}
         self._fetches: set[asyncio.Task[None]] = set()
@@ -69,7 +75,8 @@ class DocumentLoader:
         # With `_id` always: it is what the answers are matched by.
         projection = None if fields is None else {**dict(fields), "_id": 1}
         try:
-            cursor = self._db[collection].find({"_id": {"$in": list(waiters)}}, projection)
+            documents = self._db.get_collection(collection, codec_options=self._lazy)
+            cursor = documents.find({"_id": {"$in": list(waiters)}}, projection)
             found = {document["_id"]: document async for document in cursor}
         except asyncio.CancelledError:
             _fail(waiters, None)

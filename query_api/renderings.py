@@ -15,6 +15,7 @@ bytes.
 """
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +39,7 @@ class Renderings:
         self._bytes = 0
         self._kept: OrderedDict[_Key, _Kept] = OrderedDict()
 
-    def of(self, model: type[DocumentOut], collection: str, raw: dict[str, Any]) -> Rendered:
+    def of(self, model: type[DocumentOut], collection: str, raw: Mapping[str, Any]) -> Rendered:
         """The body of the stored document `raw`, read from `collection`, as `model`."""
         revision = raw.get("revision")
         if not isinstance(revision, str):  # not the projector's: nothing to tell its changes by

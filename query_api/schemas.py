@@ -1,5 +1,6 @@
 """The query API's response bodies: snake_case, money as 2-place strings, no internal fields."""
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
@@ -19,7 +20,7 @@ class DocumentOut(BaseModel):
     # stay inside.
 
     @classmethod
-    def from_mongo(cls, raw: dict[str, Any]) -> Self:
+    def from_mongo(cls, raw: Mapping[str, Any]) -> Self:
         # Straight from the stored document, validated once: going through the readmodel's
         # document class first cost a third more (bench, issue 6).
         return cls.model_validate(raw)

@@ -1,7 +1,7 @@
 """Users: the live ones listed, one with every order embedded, and one user's orders."""
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from domain.values import email_key
 from query_api.conditional import NOT_MODIFIED, conditional_response
 from query_api.deps import IfNoneMatch, ReadContext, ReadDep
+from query_api.loader import Document
 from query_api.pagination import PageParams, read_page
 from query_api.schemas import OrderOut, Page, UserOut, UserSummary
 from web.problems import PROBLEM_RESPONSES, Problem
@@ -66,7 +67,7 @@ async def list_user_orders(user_id: UUID, read: ReadDep, page: PageParams) -> Pa
 
 async def _live_user(
     read: ReadContext, user_id: UUID, *, projection: dict[str, int] | None = None
-) -> dict[str, Any]:
+) -> Document:
     raw = await read.find_user(user_id, projection)
     if raw is None:
         raise Problem(404, "Not found", "no such user")
