@@ -7,6 +7,7 @@ applied) and the projector moves it only after the documents are written. So a c
 """
 
 import asyncio
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,10 @@ POSITION_HEADER = "Projection-Position"
 # Where a request keeps the position it is served at, for `PositionHeader` to send.
 _STATE_KEY = "projection_position"
 POLL_SECONDS = 0.02
+# A request may be served at a checkpoint read this long ago (counted from when the read began);
+# one that finds it older than REFRESH_AFTER_SECONDS starts the next read, for those after it.
+MAX_AGE_SECONDS = 0.05
+REFRESH_AFTER_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -48,26 +53,63 @@ class CheckpointReader:
     own, so a burst of requests costs MongoDB one small read, not one each. Sharing is safe
     because the checkpoint only grows: an answer read a moment ago is still a true lower bound.
 
+    A request need not wait for a read at all while the latest began less than `max_age` ago:
+    each read a request waited for, a round trip to MongoDB, held up every request behind it,
+    and under load they all arrived together, waited together for the checkpoint, then together
+    for their documents (`query_api.loader`), and the query API idled meanwhile. A request that
+    finds the latest read older than `refresh_after` starts the next one without waiting for
+    it, so under load the checkpoint is never more than a few round trips old, and no request
+    waits for it. Requests needing a later position (`Min-Position`) than the latest read read
+    again. A rebuild's switch reaches the readers this much later: the old collections are kept
+    for seconds after it (`projector.rebuild`).
+
     Requests waiting for a position (`Min-Position`) share one watch too, which reads the
     checkpoint every POLL_SECONDS while any of them waits. A poll of their own each would wake
     every waiting request every poll: the slower the projection, the more requests wait and the
     more CPU their waiting takes from the services that would let it catch up.
     """
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], name: str = PROJECTION) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[dict[str, Any]],
+        name: str = PROJECTION,
+        *,
+        max_age: float = MAX_AGE_SECONDS,
+        refresh_after: float = REFRESH_AFTER_SECONDS,
+    ) -> None:
         self._db = db
         self._name = name
+        self._max_age = max_age
+        self._refresh_after = refresh_after
         self._pending: asyncio.Future[Checkpoint] | None = None
         self._waiting: list[tuple[Position, asyncio.Future[Checkpoint]]] = []
         self._watch: asyncio.Task[None] | None = None
         self.latest: Checkpoint | None = None
+        self._latest_began = -math.inf  # the loop's time when the read of `latest` began
 
-    async def read(self) -> Checkpoint:
-        if self._pending is None:
-            self._pending = asyncio.ensure_future(self._fetch())
-            self._pending.add_done_callback(self._forget)
+    async def read(self, at_least: Position | None = None) -> Checkpoint:
+        """The checkpoint as read at most `max_age` ago, if that is at or past `at_least`;
+        else as a read under way or a new one finds it."""
+        latest = self.latest
+        if latest is not None and (at_least is None or latest.position >= at_least):
+            age = asyncio.get_running_loop().time() - self._latest_began
+            if age <= self._max_age:
+                if age > self._refresh_after:
+                    self._begin_read()
+                return latest
+        return await self.fresh()
+
+    async def fresh(self) -> Checkpoint:
+        """The checkpoint as a read under way or a new one finds it."""
         # Shielded: one caller giving up (a client hanging up) must not cancel the others' read.
-        return await asyncio.shield(self._pending)
+        return await asyncio.shield(self._begin_read())
+
+    def _begin_read(self) -> asyncio.Future[Checkpoint]:
+        if self._pending is None:
+            began = asyncio.get_running_loop().time()
+            self._pending = asyncio.ensure_future(self._fetch(began))
+            self._pending.add_done_callback(self._forget)
+        return self._pending
 
     async def reached(self, wanted: Position) -> Checkpoint:
         """The checkpoint once it is at or past `wanted`, or stopped short of it (a poison
@@ -83,7 +125,7 @@ class CheckpointReader:
             while self._waiting:
                 await asyncio.sleep(POLL_SECONDS)
                 try:
-                    checkpoint: Checkpoint | Exception = await self.read()
+                    checkpoint: Checkpoint | Exception = await self.fresh()
                 except Exception as error:  # MongoDB's: each waiter's 503
                     checkpoint = error
                 self._waiting = [
@@ -98,7 +140,7 @@ class CheckpointReader:
         finally:
             self._watch = None
 
-    async def _fetch(self) -> Checkpoint:
+    async def _fetch(self, began: float) -> Checkpoint:
         status = await find_status(self._db, self._name)
         if status is None:  # the projector has not started yet: nothing is applied
             checkpoint = Checkpoint(START, stopped=False)
@@ -108,7 +150,8 @@ class CheckpointReader:
                 stopped=status.state is ProjectionState.STOPPED,
                 collections=status.collections,
             )
-        self.latest = checkpoint
+        # One read at a time: each began after the one before.
+        self.latest, self._latest_began = checkpoint, began
         return checkpoint
 
     def _forget(self, done: asyncio.Future[Checkpoint]) -> None:

@@ -1,6 +1,7 @@
 """Typed dependencies: the one way a route reaches the read documents."""
 
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
@@ -110,24 +111,22 @@ async def _read_context(
     ] = None,
 ) -> ReadContext:
     model: ReadModel = request.app.state.read_model
+    wanted: Position | None = None
+    if min_position is not None:
+        with suppress(InvalidPosition):  # refused below, once the checkpoint is read
+            wanted = Position.parse(min_position.strip())
     # Read before anything can refuse the request, so that every answer, refusals included,
     # carries the projection's position (DESIGN.md, Query API). Valid reads pay nothing more:
     # this is the reading that `settle` starts from.
     arrival: Checkpoint | PyMongoError
     try:
-        arrival = await model.checkpoints.read()
+        arrival = await model.checkpoints.read(at_least=wanted)
         announce(request.scope, arrival.position)
     except PyMongoError as error:
         arrival = error
     _refuse_unknown_parameters(request)
-    wanted = None
-    if min_position is not None:
-        try:
-            wanted = Position.parse(min_position.strip())
-        except InvalidPosition:
-            raise Problem(
-                400, "Bad Min-Position", "pass the `Event-Position` a command answered with"
-            ) from None
+    if min_position is not None and wanted is None:
+        raise Problem(400, "Bad Min-Position", "pass the `Event-Position` a command answered with")
     return ReadContext(model, wanted, request, arrival)
 
 

@@ -21,9 +21,9 @@ class CountingReader(CheckpointReader):
         super().__init__(db)
         self.asked = 0
 
-    async def read(self) -> Checkpoint:
+    async def fresh(self) -> Checkpoint:
         self.asked += 1
-        return await super().read()
+        return await super().fresh()
 
 
 async def test_waiters_share_one_watch_and_each_gets_the_checkpoint_it_waited_for(
