@@ -6,12 +6,17 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import InvalidOperation
 
 from query_api.loader import Document, DocumentLoader
+from tests.support.commands import SentFinds
 from tests.support.mongo import MongoServer
+
+
+def _ids(find: dict[str, Any]) -> list[str]:
+    return list(find["filter"]["_id"]["$in"])
 
 
 def _decoded(document: Document | None) -> Any:
@@ -24,31 +29,14 @@ def _decoded(document: Document | None) -> Any:
     return document
 
 
-class Finds(monitoring.CommandListener):
-    """The `find` commands the client sent, each with the ids it asked for."""
-
-    def __init__(self) -> None:
-        self.sent: list[list[str]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "find":
-            self.sent.append(list(event.command["filter"]["_id"]["$in"]))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 @pytest.fixture
-def finds() -> Finds:
-    return Finds()
+def finds() -> SentFinds:
+    return SentFinds()
 
 
 @pytest.fixture
 async def db(
-    mongo_server: MongoServer, mongo_db: AsyncDatabase[dict[str, Any]], finds: Finds
+    mongo_server: MongoServer, mongo_db: AsyncDatabase[dict[str, Any]], finds: SentFinds
 ) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
     """The test's database, through a client that reports its `find`s."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
@@ -63,7 +51,7 @@ async def db(
 
 
 async def test_lookups_asked_together_share_one_find(
-    db: AsyncDatabase[dict[str, Any]], finds: Finds
+    db: AsyncDatabase[dict[str, Any]], finds: SentFinds
 ) -> None:
     loader = DocumentLoader(db)
     keys = [f"u{i}" for i in range(30)] + ["u3", "u3", "nobody"]
@@ -71,20 +59,20 @@ async def test_lookups_asked_together_share_one_find(
     assert [None if doc is None else doc["_id"] for doc in found] == [*keys[:-1], None]
     assert _decoded(found[3]) == {"_id": "u3", "name": "user 3", "orders": [{"id": "o3"}]}
     assert len(finds.sent) == 1
-    assert sorted(finds.sent[0]) == sorted(set(keys))
+    assert sorted(_ids(finds.sent[0])) == sorted(set(keys))
 
 
 async def test_a_batch_is_split_at_its_size(
-    db: AsyncDatabase[dict[str, Any]], finds: Finds
+    db: AsyncDatabase[dict[str, Any]], finds: SentFinds
 ) -> None:
     loader = DocumentLoader(db, max_batch=8)
     found = await asyncio.gather(*(loader.find("users", f"u{i}") for i in range(20)))
     assert [doc and doc["_id"] for doc in found] == [f"u{i}" for i in range(20)]
-    assert sorted(len(ids) for ids in finds.sent) == [4, 8, 8]
+    assert sorted(len(_ids(find)) for find in finds.sent) == [4, 8, 8]
 
 
 async def test_collections_and_projections_are_batched_apart(
-    db: AsyncDatabase[dict[str, Any]], finds: Finds
+    db: AsyncDatabase[dict[str, Any]], finds: SentFinds
 ) -> None:
     loader = DocumentLoader(db)
     whole, named, order = await asyncio.gather(
@@ -99,7 +87,7 @@ async def test_collections_and_projections_are_batched_apart(
 
 
 async def test_lookups_asked_one_after_another_each_see_the_latest_write(
-    db: AsyncDatabase[dict[str, Any]], finds: Finds
+    db: AsyncDatabase[dict[str, Any]], finds: SentFinds
 ) -> None:
     loader = DocumentLoader(db)
     for version in range(3):
