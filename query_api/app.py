@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             failure = await stop(indexes)
             if failure is not None:  # not MongoDB's, which it retries: a bug, said at least
                 log.error("index task failed", error=repr(failure)[:300])
+            await app.state.read_model.checkpoints.close()
             await client.close()
 
     app = FastAPI(

@@ -19,6 +19,7 @@ from eventstore.position import START, Position
 from query_api.metrics import MIN_POSITION_WAIT
 from readmodel.collections import LIVE, ReadCollections
 from readmodel.documents import ProjectionState, find_status
+from web.tasks import stop
 
 PROJECTION = "main"
 POSITION_HEADER = "Projection-Position"
@@ -81,7 +82,7 @@ class CheckpointReader:
         self._name = name
         self._max_age = max_age
         self._refresh_after = refresh_after
-        self._pending: asyncio.Future[Checkpoint] | None = None
+        self._pending: asyncio.Task[Checkpoint] | None = None
         self._waiting: list[tuple[Position, asyncio.Future[Checkpoint]]] = []
         self._watch: asyncio.Task[None] | None = None
         self.latest: Checkpoint | None = None
@@ -104,10 +105,16 @@ class CheckpointReader:
         # Shielded: one caller giving up (a client hanging up) must not cancel the others' read.
         return await asyncio.shield(self._begin_read())
 
-    def _begin_read(self) -> asyncio.Future[Checkpoint]:
+    async def close(self) -> None:
+        """Stop the read and the watch under way: before the client they read through closes."""
+        for task in (self._pending, self._watch):
+            if task is not None:
+                await stop(task)  # what a read failed with was its callers' to see
+
+    def _begin_read(self) -> asyncio.Task[Checkpoint]:
         if self._pending is None:
             began = asyncio.get_running_loop().time()
-            self._pending = asyncio.ensure_future(self._fetch(began))
+            self._pending = asyncio.create_task(self._fetch(began))
             self._pending.add_done_callback(self._forget)
         return self._pending
 

@@ -85,8 +85,9 @@ def an_order(
 
 
 async def store(db: Database, *documents: UserDocument | OrderDocument) -> None:
-    """Insert or replace, so a test can change a document and store it again: with a revision
-    of its own each time, as the projector writes a change (`query_api.renderings`)."""
+    """Insert or replace, so a test can change a document and store it again: each time under
+    a revision of its own (set on the document), as the projector writes a change
+    (`query_api.renderings`)."""
     for document in documents:
         document.revision = f"1-{next(_POSITIONS)}"
         collection = LIVE.users if isinstance(document, UserDocument) else LIVE.orders

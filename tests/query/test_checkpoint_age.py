@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from eventstore.position import Position
-from query_api.consistency import CheckpointReader
+from projector.rebuild import DROP_OLD_AFTER_SECONDS
+from query_api.consistency import MAX_AGE_SECONDS, CheckpointReader
 from readmodel.collections import STATUS
 from tests.query.seed import set_checkpoint
 from tests.support.commands import SentFinds
@@ -91,3 +93,35 @@ async def test_an_aging_read_is_served_while_the_next_is_read_for_those_after(
 
     assert (await reader.read()).position == SECOND
     assert len(finds.of(STATUS)) == 2
+
+
+async def test_a_failed_read_fails_the_requests_once_the_last_good_one_is_too_old(
+    mongo_server: MongoServer, mongo_db: Database
+) -> None:
+    await set_checkpoint(mongo_db, str(FIRST))
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_server.url)
+    reader = CheckpointReader(client[mongo_db.name], max_age=0.2, refresh_after=0)
+    await reader.read()
+    await client.close()
+
+    served = await reader.read()  # and the read it starts in the background fails
+    await asyncio.sleep(0.3)
+
+    assert served.position == FIRST
+    with pytest.raises(PyMongoError):
+        await reader.read()
+
+
+async def test_closing_stops_the_read_and_the_watch_under_way(db: Database) -> None:
+    reader = CheckpointReader(db)
+    waiting = asyncio.ensure_future(reader.reached(SECOND))
+    await asyncio.sleep(0.05)
+
+    await reader.close()
+    await asyncio.sleep(0)
+
+    assert waiting.cancelled()
+
+
+def test_readers_reach_a_rebuilds_collections_long_before_the_old_ones_go() -> None:
+    assert MAX_AGE_SECONDS * 10 <= DROP_OLD_AFTER_SECONDS
