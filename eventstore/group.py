@@ -142,14 +142,10 @@ class GroupedAppends:
         those refused; None when the server refused otherwise and each ran alone instead."""
         payloads = [asked.payload for asked in group]
         try:
-            return await run_in_own_transaction(self._engine, _GROUP_CALL, payloads)
-        except _CHECK_REFUSED:
-            pass  # one append's check: the others can still commit together
-        except PostgresError:
-            await self._commit_alone(group)
-            return None
-        try:
-            return await run_in_own_transaction(self._engine, _EACH_CALL, payloads)
+            try:
+                return await run_in_own_transaction(self._engine, _GROUP_CALL, payloads)
+            except _CHECK_REFUSED:  # one append's check: the others can still commit together
+                return await run_in_own_transaction(self._engine, _EACH_CALL, payloads)
         except PostgresError:
             await self._commit_alone(group)
             return None

@@ -2,7 +2,6 @@
 waiting for MongoDB, unless it needs a later position; reads under load keep it fresh."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -23,20 +22,9 @@ FIRST, SECOND = Position(10, 1), Position(10, 2)
 
 
 @pytest.fixture
-def finds() -> SentFinds:
-    return SentFinds()
-
-
-@pytest.fixture
-async def db(
-    mongo_server: MongoServer, mongo_db: Database, finds: SentFinds
-) -> AsyncIterator[Database]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        mongo_server.url, event_listeners=[finds]
-    )
-    await set_checkpoint(mongo_db, str(FIRST))
-    yield client[mongo_db.name]
-    await client.close()
+async def db(counted_db: Database) -> Database:
+    await set_checkpoint(counted_db, str(FIRST))
+    return counted_db
 
 
 async def _read_then_moved(

@@ -8,50 +8,42 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from eventstore.position import Position
 from query_api.consistency import POLL_SECONDS, Checkpoint, CheckpointReader
+from readmodel.collections import STATUS
 from readmodel.documents import ProjectionState
 from tests.query.seed import set_checkpoint
+from tests.support.commands import SentFinds
 
 WAITERS = 100
 
 
-class CountingReader(CheckpointReader):
-    """Counts the reads asked for, shared or not: a poll per waiter would ask one each."""
-
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
-        super().__init__(db)
-        self.asked = 0
-
-    async def fresh(self) -> Checkpoint:
-        self.asked += 1
-        return await super().fresh()
-
-
 async def test_waiters_share_one_watch_and_each_gets_the_checkpoint_it_waited_for(
-    mongo_db: AsyncDatabase[dict[str, Any]],
+    counted_db: AsyncDatabase[dict[str, Any]], finds: SentFinds
 ) -> None:
-    await set_checkpoint(mongo_db, "10-1")
-    reader = CountingReader(mongo_db)
+    await set_checkpoint(counted_db, "10-1")
+    reader = CheckpointReader(counted_db)
     wanted = [Position(10, 1 + n % 4) for n in range(WAITERS)]
     waiting = [asyncio.ensure_future(reader.reached(w)) for w in wanted]
     await asyncio.sleep(10 * POLL_SECONDS)
     assert not any(w.done() for w in waiting[1::4]), "nobody's position is there yet"
-    await set_checkpoint(mongo_db, "10-4")
+    await set_checkpoint(counted_db, "10-4")
     answers = await asyncio.wait_for(asyncio.gather(*waiting), timeout=10)
     assert all(answer.position == Position(10, 4) for answer in answers[1::4])
     # About one read per poll while they waited: far fewer than one per waiter.
-    assert reader.asked < WAITERS
+    assert len(finds.of(STATUS)) < WAITERS
 
 
-async def test_the_watch_stops_when_nobody_waits(mongo_db: AsyncDatabase[dict[str, Any]]) -> None:
-    await set_checkpoint(mongo_db, "10-1")
-    reader = CountingReader(mongo_db)
+async def test_the_watch_stops_when_nobody_waits(
+    counted_db: AsyncDatabase[dict[str, Any]], finds: SentFinds
+) -> None:
+    await set_checkpoint(counted_db, "10-1")
+    reader = CheckpointReader(counted_db)
     waiter = asyncio.ensure_future(reader.reached(Position(99, 1)))
     await asyncio.sleep(5 * POLL_SECONDS)
     waiter.cancel()
     await asyncio.sleep(3 * POLL_SECONDS)
-    asked = reader.asked
+    asked = len(finds.of(STATUS))
     await asyncio.sleep(10 * POLL_SECONDS)
-    assert reader.asked == asked
+    assert len(finds.of(STATUS)) == asked
     assert asked > 0
 
 

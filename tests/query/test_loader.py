@@ -2,7 +2,7 @@
 gets its own document, or the error, as if it had read alone."""
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -30,24 +30,13 @@ def _decoded(document: Document | None) -> Any:
 
 
 @pytest.fixture
-def finds() -> SentFinds:
-    return SentFinds()
-
-
-@pytest.fixture
-async def db(
-    mongo_server: MongoServer, mongo_db: AsyncDatabase[dict[str, Any]], finds: SentFinds
-) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+async def db(counted_db: AsyncDatabase[dict[str, Any]]) -> AsyncDatabase[dict[str, Any]]:
     """The test's database, through a client that reports its `find`s."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        mongo_server.url, event_listeners=[finds]
-    )
-    await client[mongo_db.name].users.insert_many(
+    await counted_db.users.insert_many(
         [{"_id": f"u{i}", "name": f"user {i}", "orders": [{"id": f"o{i}"}]} for i in range(30)]
     )
-    await client[mongo_db.name].orders.insert_one({"_id": "o1", "user_id": "u1"})
-    yield client[mongo_db.name]
-    await client.close()
+    await counted_db.orders.insert_one({"_id": "o1", "user_id": "u1"})
+    return counted_db
 
 
 async def test_lookups_asked_together_share_one_find(
