@@ -40,6 +40,10 @@ log = structlog.get_logger()
 # What an event that cannot be applied raises; anything else is a fault of a store or a bug.
 POISON = (Inconsistent, UnknownEventType, ValidationError, ValueError, KeyError, TypeError)
 STORE_FAULTS = (PyMongoError, DBAPIError, OSError, TimeoutError)
+# A page of the feed is one statement, and its own snapshot is all its order needs: a
+# transaction around it would cost each pass two more round trips (BEGIN, ROLLBACK), and under a
+# steady stream of commits a pass finds a few events.
+ONE_STATEMENT = {"isolation_level": "AUTOCOMMIT"}
 
 
 @dataclass(frozen=True)
@@ -58,22 +62,41 @@ class Projection:
         return f"{self.db.name}:{self.name}"
 
 
+@dataclass
+class Carried:
+    """The status as a holder's last catch-up left it, for its next one to start from.
+
+    While the projection's lock is held, only its holder writes the status: a rebuild's switch
+    takes the lock first, and `advance_checkpoint`'s fence refuses a holder whose lock lapsed.
+    So the holder need not read it again before each pass: under a steady stream of commits a
+    pass is a handful of round trips, and this was one of them. Not carried: a stopped status
+    (an operator may resume it meanwhile), nor one left by a catch-up that failed midway."""
+
+    status: ProjectionStatus | None = None
+
+
 async def catch_up(
     projection: Projection,
     on_batch: Callable[[], Awaitable[object]] | None = None,
     until: Position | None = None,
     deadline: float | None = None,
     report_idle: bool = True,
+    carried: Carried | None = None,
 ) -> int:
     """Apply every event visible after the checkpoint (up to `until`, when given); returns
     how many were applied. After `deadline` (a `time.monotonic()`), no batch but the first
     is started, so that a long backlog is applied in turns of bounded length. An idle
     catch-up reports the lag at once unless `report_idle` is false: the pass that ends a
-    stream, which the stream's own passes have just reported."""
-    status = await read_status(projection.db, projection.name)
+    stream, which the stream's own passes have just reported. With `carried`, it starts from
+    the status carried there, if any, and leaves its own there."""
+    if carried is None:
+        carried = Carried()
+    status = carried.status or await read_status(projection.db, projection.name)
+    carried.status = None  # until this catch-up is done: one that fails midway leaves none
     applied = 0
     while status.state is ProjectionState.RUNNING:
         async with projection.sessions() as session:
+            await session.connection(execution_options=ONE_STATEMENT)
             batch = await read_feed_page(
                 session, checkpoint_of(status), projection.batch_size, until
             )
@@ -93,7 +116,9 @@ async def catch_up(
     due = now - _lag_reported.get(projection.scope, -LAG_EVERY_SECONDS) >= LAG_EVERY_SECONDS
     if due or (applied == 0 and report_idle):
         _lag_reported[projection.scope] = now
-        await _report_lag(projection, status)
+        status = await _report_lag(projection, status)
+    if status.state is ProjectionState.RUNNING:
+        carried.status = status
     return applied
 
 
@@ -102,6 +127,7 @@ async def catch_up_with_retries(
     budget_seconds: float,
     on_batch: Callable[[], Awaitable[object]] | None = None,
     report_idle: bool = True,
+    carried: Carried | None = None,
 ) -> int:
     """`catch_up`, retried with backoff while a store is down, for about `budget_seconds` at
     most: after them, no retry and no batch but a first one is started."""
@@ -109,7 +135,9 @@ async def catch_up_with_retries(
     delay = 0.1
     while True:
         try:
-            return await catch_up(projection, on_batch, deadline=deadline, report_idle=report_idle)
+            return await catch_up(
+                projection, on_batch, deadline=deadline, report_idle=report_idle, carried=carried
+            )
         except STORE_FAULTS as error:
             metrics.RETRIES.labels(projection.name).inc()
             if time.monotonic() + delay > deadline:
@@ -166,14 +194,16 @@ LAG_EVERY_SECONDS = 1.0
 _lag_reported: dict[str, float] = {}
 
 
-async def _report_lag(projection: Projection, status: ProjectionStatus) -> None:
+async def _report_lag(projection: Projection, status: ProjectionStatus) -> ProjectionStatus:
+    """Report the lag; the status with it, as now stored."""
     async with projection.sessions() as session:
         count, oldest = await feed_lag(session, checkpoint_of(status))
     age = 0.0 if oldest is None else max((datetime.now(UTC) - oldest).total_seconds(), 0.0)
     metrics.LAG_EVENTS.labels(projection.name).set(count)
     metrics.LAG_SECONDS.labels(projection.name).set(age)
-    await record_lag(projection.db, projection.name, count, age)
+    lag = await record_lag(projection.db, projection.name, count, age)
     await _report_fence(projection)
+    return status.model_copy(update=lag)
 
 
 # The label set last reported per projection, so that a holder that ended leaves the gauge.

@@ -35,18 +35,22 @@ async def load_workspace(
     user_ids, order_ids, renamed = documents_touched(records)
     workspace = Workspace()
     # Two plain `$in` queries, not one `$or`: each is served by an index, where SecantusDB
-    # answers an `$or` with a scan of the whole collection.
-    order_filters = [{"_id": {"$in": sorted(order_ids)}}]
-    if renamed:
-        order_filters.append({"user_id": {"$in": sorted(renamed)}})
+    # answers an `$or` with a scan of the whole collection. None for nothing to look for: a
+    # batch of sign-ups touches no order, and a pass of a steady stream is a few round trips.
+    order_filters = [
+        {field: {"$in": sorted(ids)}}
+        for field, ids in (("_id", order_ids), ("user_id", renamed))
+        if ids
+    ]
     for order_filter in order_filters:
         async for raw in db[names.orders].find(order_filter):
             doc = OrderDocument.from_mongo(raw)
             workspace.orders.setdefault(doc.id, doc)
             user_ids.add(doc.user_id)
-    async for raw in db[names.users].find({"_id": {"$in": sorted(user_ids)}}):
-        user_doc = UserDocument.from_mongo(raw)
-        workspace.users[user_doc.id] = user_doc
+    if user_ids:
+        async for raw in db[names.users].find({"_id": {"$in": sorted(user_ids)}}):
+            user_doc = UserDocument.from_mongo(raw)
+            workspace.users[user_doc.id] = user_doc
     loaded_users = {doc.id: doc.revision for doc in workspace.users.values()}
     loaded_orders = {doc.id: doc.revision for doc in workspace.orders.values()}
     return workspace, loaded_users, loaded_orders
@@ -183,10 +187,11 @@ async def resume(db: Database, name: str, by: str) -> ProjectionStatus | None:
     return await read_status(db, name) if result.matched_count == 1 else None
 
 
-async def record_lag(db: Database, name: str, events: int, seconds: float) -> None:
-    await db[STATUS].update_one(
-        {"_id": name}, {"$set": {"lag_events": events, "lag_seconds": round(seconds, 3)}}
-    )
+async def record_lag(db: Database, name: str, events: int, seconds: float) -> dict[str, Any]:
+    """Store the lag in the status document; the fields as stored."""
+    lag = {"lag_events": events, "lag_seconds": round(seconds, 3)}
+    await db[STATUS].update_one({"_id": name}, {"$set": lag})
+    return lag
 
 
 def fence(status: ProjectionStatus) -> dict[str, object]:

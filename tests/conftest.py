@@ -16,6 +16,7 @@ from command_api.app import create_app
 from eventstore.database import create_engine, create_sessions
 from eventstore.tables import EventRow
 from settings import Settings
+from tests.support.commands import SentFinds
 from tests.support.databases import migrated_database
 from tests.support.mongo import MongoServer
 from tests.support.servers import EmbeddedServers
@@ -141,4 +142,21 @@ async def mongo_db(mongo_server: MongoServer) -> AsyncIterator[AsyncDatabase[dic
     name = f"test_{uuid.uuid4().hex[:12]}"
     yield client[name]
     await client.drop_database(name)
+    await client.close()
+
+
+@pytest.fixture
+def finds() -> SentFinds:
+    return SentFinds()
+
+
+@pytest.fixture
+async def counted_db(
+    mongo_server: MongoServer, mongo_db: AsyncDatabase[dict[str, Any]], finds: SentFinds
+) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    """The test's database, through a client of its own that reports its `find`s."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongo_server.url, event_listeners=[finds]
+    )
+    yield client[mongo_db.name]
     await client.close()

@@ -20,7 +20,7 @@ from readmodel.documents import OrderDocument, UserDocument
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-class _Feed:
+class Feed:
     def __init__(self) -> None:
         self.positions = count(1)
         self.versions: dict[uuid.UUID, int] = {}
@@ -43,9 +43,9 @@ class _Feed:
         )
 
 
-def _story() -> list[RecordedEvent]:
+def story() -> list[RecordedEvent]:
     """A user with two orders, through every event the projection applies."""
-    feed = _Feed()
+    feed = Feed()
     ada, tea, jam = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     u, o = user.STREAM_TYPE, order.STREAM_TYPE
     price = Decimal("4.50")
@@ -85,7 +85,7 @@ def _contents(workspace: Workspace) -> dict[str, tuple[dict[str, Any], str]]:
 def test_every_change_to_a_document_moves_its_revision() -> None:
     workspace = Workspace()
     changes = 0
-    for record in _story():
+    for record in story():
         before = _contents(workspace)
 
         apply(workspace, record)

@@ -117,10 +117,10 @@ async def test_a_catch_up_goes_on_while_the_feed_keeps_giving_events(
 
     reports = 0
 
-    async def counted_report(*args: Any, **kwargs: Any) -> None:
+    async def counted_report(*args: Any, **kwargs: Any) -> dict[str, Any]:
         nonlocal reports
         reports += 1
-        await record_lag(*args, **kwargs)
+        return await record_lag(*args, **kwargs)
 
     monkeypatch.setattr(worker, "catch_up_with_retries", commit_then_catch_up)
     monkeypatch.setattr(catch_up_module, "record_lag", counted_report)
@@ -130,3 +130,23 @@ async def test_a_catch_up_goes_on_while_the_feed_keeps_giving_events(
     # The lag is reported at most once a second while events stream in, and the pass that
     # ends the stream adds no report of its own (two queries and a write).
     assert reports == 1
+
+
+async def test_the_held_lock_is_renewed_once_a_fifth_of_its_time_has_gone_by(
+    stack: Stack, job_context: dict[str, Any]
+) -> None:
+    redis: ArqRedis = job_context["redis"]
+    key = lock_key(stack.projection.scope)
+    guard = redis.lock(key, timeout=1.0)
+    assert await guard.acquire(blocking=False)
+    renewal = worker.LockRenewal(guard, 1.0)
+
+    await asyncio.sleep(0.1)
+    for _ in range(20):  # the batches of a busy stream, within the first fifth
+        await renewal()
+    assert await redis.pttl(key) < 950, "renewed before a fifth of its time had gone by"
+
+    await asyncio.sleep(0.15)
+    await renewal()
+    assert await redis.pttl(key) > 950, "a fifth of its time gone by, and not renewed"
+    await guard.release()

@@ -7,7 +7,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from query_api.app import create_app
@@ -15,7 +14,6 @@ from readmodel.collections import ensure_indexes
 from settings import Settings
 from tests.conftest import ADMIN_TOKEN, READ_TOKEN, WRITE_TOKEN, client_for
 from tests.query.seed import set_checkpoint
-from tests.support.commands import SentFinds
 from tests.support.mongo import MongoServer
 
 CHECKPOINT = "1000-5000"
@@ -58,20 +56,3 @@ async def query_app(
 async def reader(query_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(query_app, READ_TOKEN) as client:
         yield client
-
-
-@pytest.fixture
-def finds() -> SentFinds:
-    return SentFinds()
-
-
-@pytest.fixture
-async def counted_db(
-    mongo_server: MongoServer, mongo_db: AsyncDatabase[dict[str, Any]], finds: SentFinds
-) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    """The test's database, through a client of its own that reports its `find`s."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        mongo_server.url, event_listeners=[finds]
-    )
-    yield client[mongo_db.name]
-    await client.close()
