@@ -19,10 +19,15 @@ from pydantic_core import PydanticCustomError
 CENT = Decimal("0.01")
 
 # Control characters are refused: PostgreSQL's jsonb cannot hold NUL, and none belongs in a name.
+# Whitespace around the text is stripped first (a tab or a newline with it), and the lengths
+# count what is left: the published schema says so, lest it refuse what is accepted.
 _SHORT_TEXT = StringConstraints(
     strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$"
 )
-Name = Annotated[str, Strict(), _SHORT_TEXT]
+_SHORT_TEXT_SCHEMA = WithJsonSchema(
+    {"type": "string", "pattern": r"^[\s\u0085]*[^\x00-\x1f\x7f]{1,200}[\s\u0085]*$"}
+)
+Name = Annotated[str, Strict(), _SHORT_TEXT, _SHORT_TEXT_SCHEMA]
 _EMAIL = TypeAdapter(EmailStr)
 
 
@@ -53,7 +58,7 @@ Email = Annotated[
     StringConstraints(max_length=254),
     WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
 ]
-Product = Annotated[str, Strict(), _SHORT_TEXT]
+Product = Annotated[str, Strict(), _SHORT_TEXT, _SHORT_TEXT_SCHEMA]
 Quantity = Annotated[int, Strict(), Field(gt=0, le=1_000_000)]
 # Money is a decimal with two places, never a float (DESIGN.md, HTTP contract).
 Money = Annotated[
