@@ -65,7 +65,8 @@ class CheckpointReader:
     for seconds after it (`projector.rebuild`).
 
     Requests waiting for a position (`Min-Position`) share one watch too, which reads the
-    checkpoint every POLL_SECONDS while any of them waits. A poll of their own each would wake
+    checkpoint every POLL_SECONDS while any of them waits; and every read, whoever began it,
+    answers those it finds applied. A poll of their own each would wake
     every waiting request every poll: the slower the projection, the more requests wait and the
     more CPU their waiting takes from the services that would let it catch up.
     """
@@ -135,11 +136,7 @@ class CheckpointReader:
                     checkpoint: Checkpoint | Exception = await self.fresh()
                 except Exception as error:  # MongoDB's: each waiter's 503
                     checkpoint = error
-                self._waiting = [
-                    (wanted, answer)
-                    for wanted, answer in self._waiting
-                    if not _answered(answer, wanted, checkpoint)
-                ]
+                self._answer(checkpoint)
         except asyncio.CancelledError:
             for _, answer in self._waiting:
                 answer.cancel()
@@ -159,7 +156,17 @@ class CheckpointReader:
             )
         # One read at a time: each began after the one before.
         self.latest, self._latest_began = checkpoint, began
+        # Whoever began it: under load, requests read the checkpoint more often than the watch.
+        self._answer(checkpoint)
         return checkpoint
+
+    def _answer(self, checkpoint: Checkpoint | Exception) -> None:
+        """Answer the waiters that `checkpoint` (or a read's failure) is an answer for."""
+        self._waiting = [
+            (wanted, answer)
+            for wanted, answer in self._waiting
+            if not _answered(answer, wanted, checkpoint)
+        ]
 
     def _forget(self, done: asyncio.Future[Checkpoint]) -> None:
         if self._pending is done:

@@ -4,9 +4,11 @@ checkpoint, which reads it once per poll for all of them and stops when none is 
 import asyncio
 from typing import Any
 
+import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from eventstore.position import Position
+from query_api import consistency
 from query_api.consistency import POLL_SECONDS, Checkpoint, CheckpointReader
 from readmodel.collections import STATUS
 from readmodel.documents import ProjectionState
@@ -57,3 +59,22 @@ async def test_a_stopped_projection_answers_its_waiters_with_where_it_stopped(
     await set_checkpoint(mongo_db, "10-2", ProjectionState.STOPPED)
     stopped = await asyncio.wait_for(waiting, timeout=10)
     assert stopped == Checkpoint(Position(10, 2), stopped=True)
+
+
+async def test_any_read_answers_the_waiters_it_finds_applied(
+    mongo_db: AsyncDatabase[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under load, requests read the checkpoint more often than the watch polls: a waiter need
+    # not wait for the watch's next poll once another request's read has seen its position.
+    monkeypatch.setattr(consistency, "POLL_SECONDS", 30.0)
+    await set_checkpoint(mongo_db, "10-1")
+    reader = CheckpointReader(mongo_db)
+    waiting = asyncio.ensure_future(reader.reached(Position(10, 2)))
+    await asyncio.sleep(0.05)
+    await set_checkpoint(mongo_db, "10-2")
+
+    assert (await reader.fresh()).position == Position(10, 2)  # another request's read
+    answer = await asyncio.wait_for(waiting, timeout=1)
+
+    assert answer.position == Position(10, 2)
+    await reader.close()
