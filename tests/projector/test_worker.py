@@ -1,6 +1,7 @@
 """The arq side: one catch-up per projection at a time, across concurrent wake-ups."""
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from eventstore import feed_lag
 from projector import catch_up as catch_up_module
 from projector import worker
+from projector.__main__ import event_loop
 from projector.catch_up import catch_up_with_retries
 from projector.coordination import lock_key, pause_key, pending_key
 from projector.storage import checkpoint_of, read_status, record_lag
@@ -150,3 +152,14 @@ async def test_the_held_lock_is_renewed_once_a_fifth_of_its_time_has_gone_by(
     await renewal()
     assert await redis.pttl(key) > 950, "a fifth of its time gone by, and not renewed"
     await guard.release()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uvloop is not built for Windows")
+def test_the_projector_runs_on_uvloops_loop() -> None:
+    import uvloop
+
+    loop = event_loop()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
