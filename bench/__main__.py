@@ -90,7 +90,10 @@ async def _run(chosen: list[str], sizes: Sizes) -> tuple[Results, list[str]]:
             except Exception as error:  # the other scenarios' figures are still worth having
                 traceback.print_exc()
                 results.failed[name] = f"{type(error).__name__}: {error}"[:500]
-            await stores.drop_made()
+            try:
+                await stores.drop_made()
+            except Exception:  # left for the clean-up at the end; the next scenario still runs
+                traceback.print_exc()
     finally:
         # Ignored from here: cancelled, the clean-up would leave databases behind.
         loop.add_signal_handler(signal.SIGTERM, lambda: None)

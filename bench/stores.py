@@ -120,19 +120,21 @@ class Stores:
         """Drop the databases and queues made so far: after each scenario, so that the next
         runs on servers as the run found them. A SecantusDB holding the 200,000 documents of
         the rebuild scenario served the freshness scenario after it more slowly than alone."""
-        mongo, self._mongo_databases = self._mongo_databases, []
-        queues, self._queues = self._queues, []
-        postgres, self._postgres_databases = self._postgres_databases, []
+        # Each name is forgotten once dropped: what a failure left, `stop` tries again.
         async with AsyncExitStack() as cleanup:
-            if self.mongodb_url and mongo:
+            if self.mongodb_url and self._mongo_databases:
                 client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.mongodb_url)
                 cleanup.push_async_callback(client.close)
-                for database in mongo:
-                    await client.drop_database(database)
+                while self._mongo_databases:
+                    await client.drop_database(self._mongo_databases[0])
+                    self._mongo_databases.pop(0)
             if self.redis_url:
-                await _forget_queues(self.redis_url, queues)
-            for name in postgres:
+                await _forget_queues(self.redis_url, self._queues)
+            self._queues.clear()
+            while self._postgres_databases:
+                name = self._postgres_databases[0]
                 await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                self._postgres_databases.pop(0)
 
     async def stop(self) -> None:
         """Drop what the run made, then stop the embedded servers; best effort, in that order."""

@@ -67,7 +67,9 @@ class Carried:
     """The status as a holder's last catch-up left it, for its next one to start from.
 
     While the projection's lock is held, only its holder writes the status: a rebuild's switch
-    takes the lock first, and `advance_checkpoint`'s fence refuses a holder whose lock lapsed.
+    takes the lock first, the holder makes sure of its lock before each pass
+    (`projector.worker.LockRenewal`), and the status's fence refuses one whose lock lapsed
+    during a pass (`advance_checkpoint`, `stop_at`).
     So the holder need not read it again before each pass: under a steady stream of commits a
     pass is a handful of round trips, and this was one of them. Not carried: a stopped status
     (an operator may resume it meanwhile), nor one left by a catch-up that failed midway."""

@@ -166,7 +166,11 @@ async def stop_at(
             "updated_at": datetime.now(UTC),
         }
     )
-    await db[STATUS].replace_one({"_id": status.name}, stopped.model_dump(by_alias=True))
+    # Fenced as the checkpoint is: a holder whose lock lapsed, its status overtaken (by a
+    # rebuild's switch, say), must not write that old status back.
+    result = await db[STATUS].replace_one(fence(status), stopped.model_dump(by_alias=True))
+    if result.matched_count != 1:
+        raise FencedOut(f"status of {status.name} moved from {status.checkpoint}")
     return stopped
 
 

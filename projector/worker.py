@@ -105,7 +105,7 @@ async def catch_up_job(ctx: dict[str, Any]) -> int:
         if not await guard.acquire(blocking=False):
             return applied
         try:
-            applied += await _hold(projection, redis, guard, lock_seconds, deadline)
+            applied += await _hold(projection, redis, LockRenewal(guard, lock_seconds), deadline)
         finally:
             try:
                 await guard.release()
@@ -121,7 +121,7 @@ async def catch_up_job(ctx: dict[str, Any]) -> int:
 
 
 async def _hold(
-    projection: Projection, redis: ArqRedis, guard: Lock, lock_seconds: float, deadline: float
+    projection: Projection, redis: ArqRedis, renewal: "LockRenewal", deadline: float
 ) -> int:
     """Catch up, the lock held, while there is a mark or the last catch-up found events, until
     the deadline or a rebuild's pause; how many events were applied.
@@ -129,13 +129,17 @@ async def _hold(
     Going on while catch-ups find events spares each event of a steady stream the whole trip
     of its wake-up (the enqueue, the worker's poll, the job)."""
     pending, paused = pending_key(projection.scope), pause_key(projection.scope)
-    renewal, carried = LockRenewal(guard, lock_seconds), Carried()
+    carried = Carried()
     applied, busy = 0, False
     while (
         time.monotonic() < deadline
         and not await redis.exists(paused)
         and (busy or await redis.delete(pending))
     ):
+        try:
+            await renewal()
+        except LockError:  # lapsed, perhaps taken since: stop before this pass writes anything
+            return applied
         found = await catch_up_with_retries(
             projection,
             deadline - time.monotonic(),
@@ -149,16 +153,18 @@ async def _hold(
 
 
 class LockRenewal:
-    """Gives the held lock its whole time again after a batch, once a fifth of it has gone by.
+    """Gives the held lock its whole time again, before each pass and after each batch, once a
+    fifth of it has gone by; raises LockError if the lock has lapsed.
 
     Each renewal is a round trip to Redis, and under a steady stream of commits a pass takes a
-    few milliseconds: renewing after every batch was one of its handful of round trips. A batch
-    still starts with at least four fifths of the lock's time ahead of it."""
+    few milliseconds: renewing after every batch was one of its handful of round trips. Each
+    pass and each batch still starts with at least four fifths of the lock's time ahead, and a
+    lock that lapsed (a whole lock's time since the last renewal) is found before a pass."""
 
     def __init__(self, guard: Lock, seconds: float) -> None:
         self._guard = guard
         self._seconds = seconds
-        self._renewed = time.monotonic()  # made just after the lock was taken
+        self._renewed = time.monotonic()  # made as the lock is taken
 
     async def __call__(self) -> None:
         now = time.monotonic()

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
+from sqlalchemy import update
 
+from eventstore.tables import events
 from projector.catch_up import Carried, Projection, catch_up
 from projector.storage import FencedOut, read_status
 from readmodel.collections import STATUS
@@ -90,3 +92,27 @@ async def test_a_stopped_status_is_not_carried(stack: Stack) -> None:
     await stack.db[STATUS].update_one({"_id": "main"}, {"$set": {"state": "running"}})
     assert await catch_up(stack.projection, carried=carried) == 1
     assert (await read_status(stack.db, "main")).state is ProjectionState.RUNNING
+
+
+async def test_a_poison_event_cannot_write_an_overtaken_status_back(stack: Stack) -> None:
+    carried = Carried()
+    await _sign_up(stack)
+    await catch_up(stack.projection, carried=carried)
+    # Overtaken behind the holder's back, as by a rebuild's switch had its lock lapsed...
+    await stack.db[STATUS].update_one({"_id": "main"}, {"$inc": {"generation": 1}})
+    # ...and then an event the projection cannot apply.
+    response = await stack.writer.post("/users", json={"name": "Bo", "email": unique_email()})
+    async with stack.sessions() as session, session.begin():
+        await session.execute(
+            update(events)
+            .where(events.c.stream_id == response.json()["id"])
+            .values(data={"name": 7})
+        )
+    await until_visible(stack, 1)
+
+    with pytest.raises(FencedOut):
+        await catch_up(stack.projection, carried=carried)
+
+    stored = await read_status(stack.db, "main")
+    assert stored.state is ProjectionState.RUNNING, "the overtaken status was written back"
+    assert stored.generation == 1

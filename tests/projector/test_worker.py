@@ -163,3 +163,22 @@ def test_the_projector_runs_on_uvloops_loop() -> None:
         assert isinstance(loop, uvloop.Loop)
     finally:
         loop.close()
+
+
+async def test_a_holder_whose_lock_lapsed_stops_before_its_next_pass(
+    stack: Stack, job_context: dict[str, Any]
+) -> None:
+    redis: ArqRedis = job_context["redis"]
+    scope = stack.projection.scope
+    await workload.run(stack.writer, 2, 5)
+    await redis.set(pending_key(scope), 1)
+    guard = redis.lock(lock_key(scope), timeout=0.2)
+    assert await guard.acquire(blocking=False)
+    renewal = worker.LockRenewal(guard, 0.2)
+    await asyncio.sleep(0.3)  # the lock lapses (a stalled holder): another may have it by now
+
+    deadline = asyncio.get_running_loop().time() + 60
+    applied = await worker._hold(stack.projection, redis, renewal, deadline)
+
+    assert applied == 0, "a pass ran on a lapsed lock"
+    assert (await read_status(stack.db, "main")).events_applied == 0
