@@ -19,7 +19,14 @@ from rich.table import Table
 
 from command_api.schemas import EventOut, StreamHistory
 from esctl.connect import DEFAULT_DATA_DIR, DataDir, event_store, fail, resolve_target, run
-from eventstore import START, InvalidPosition, Position, RecordedEvent, load_stream, read_feed_page
+from eventstore import (
+    START,
+    InvalidPosition,
+    Position,
+    RecordedEvent,
+    load_stream,
+    read_feed_page_alone,
+)
 from settings import Settings
 
 app = typer.Typer(
@@ -79,8 +86,7 @@ async def follow_feed(
     async with event_store(settings) as sessions:
         while limit is None or shown < limit:
             size = PAGE if limit is None else min(PAGE, limit - shown)
-            async with sessions() as session:
-                page = await read_feed_page(session, after, size)
+            page = await read_feed_page_alone(sessions, after, size)
             for record in page:
                 emit(feed_line(record))
             shown += len(page)

@@ -10,6 +10,7 @@ from eventstore.read import (
     load_streams,
     read_feed,
     read_feed_page,
+    read_feed_page_alone,
     read_stream_head,
 )
 from eventstore.records import (
@@ -46,5 +47,6 @@ __all__ = [
     "lock_streams",
     "read_feed",
     "read_feed_page",
+    "read_feed_page_alone",
     "read_stream_head",
 ]

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.events import UnknownEventType
-from eventstore import Position, RecordedEvent, feed_lag, read_feed_page
+from eventstore import Position, RecordedEvent, feed_lag, read_feed_page_alone
 from eventstore.read import fence_holder
 from projector import metrics
 from projector.projection import Inconsistent, apply
@@ -40,10 +40,6 @@ log = structlog.get_logger()
 # What an event that cannot be applied raises; anything else is a fault of a store or a bug.
 POISON = (Inconsistent, UnknownEventType, ValidationError, ValueError, KeyError, TypeError)
 STORE_FAULTS = (PyMongoError, DBAPIError, OSError, TimeoutError)
-# A page of the feed is one statement, and its own snapshot is all its order needs: a
-# transaction around it would cost each pass two more round trips (BEGIN, ROLLBACK), and under a
-# steady stream of commits a pass finds a few events.
-ONE_STATEMENT = {"isolation_level": "AUTOCOMMIT"}
 
 
 @dataclass(frozen=True)
@@ -97,11 +93,9 @@ async def catch_up(
     carried.status = None  # until this catch-up is done: one that fails midway leaves none
     applied = 0
     while status.state is ProjectionState.RUNNING:
-        async with projection.sessions() as session:
-            await session.connection(execution_options=ONE_STATEMENT)
-            batch = await read_feed_page(
-                session, checkpoint_of(status), projection.batch_size, until
-            )
+        batch = await read_feed_page_alone(
+            projection.sessions, checkpoint_of(status), projection.batch_size, until
+        )
         if not batch:
             break
         status, count = await apply_batch(projection, status, batch)

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventstore import Position, RecordedEvent, read_feed_page
+from eventstore import Position, RecordedEvent, read_feed_page_alone
 from projector.catch_up import POISON, Projection, catch_up
 from projector.projection import Workspace, apply, documents_touched
 from projector.storage import (
@@ -213,8 +213,7 @@ async def _fold(
     chunk = _Chunk(ChunkWorkspace())
     while chunk.events < chunking.chunk_events and chunk.workspace.size < chunking.chunk_documents:
         limit = min(chunking.page_events, chunking.chunk_events - chunk.events)
-        async with projection.sessions() as session:
-            page = await read_feed_page(session, after, limit)
+        page = await read_feed_page_alone(projection.sessions, after, limit)
         await _load(sources, page, chunk.workspace)
         for index, record in enumerate(page):
             if index % YIELD_EVERY == 0:

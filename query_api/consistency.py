@@ -133,10 +133,9 @@ class CheckpointReader:
             while self._waiting:
                 await asyncio.sleep(POLL_SECONDS)
                 try:
-                    checkpoint: Checkpoint | Exception = await self.fresh()
+                    await self.fresh()  # a read answers the waiters it finds applied
                 except Exception as error:  # MongoDB's: each waiter's 503
-                    checkpoint = error
-                self._answer(checkpoint)
+                    self._answer(error)
         except asyncio.CancelledError:
             for _, answer in self._waiting:
                 answer.cancel()

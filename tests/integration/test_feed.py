@@ -23,6 +23,7 @@ from eventstore import (
     append,
     read_feed,
     read_feed_page,
+    read_feed_page_alone,
 )
 from eventstore.database import create_engine, create_sessions
 from eventstore.group import GroupedAppends
@@ -232,3 +233,41 @@ async def test_live_reader_sees_every_committed_event_once_under_concurrent_writ
     for stream, versions in versions_seen.items():
         assert versions == list(range(1, len(versions) + 1)), f"stream {stream} out of order"
     assert [e.position for e in seen] == sorted(e.position for e in seen)
+
+
+async def test_a_page_read_alone_also_waits_for_an_earlier_open_transaction(
+    feed_engine: AsyncEngine,
+) -> None:
+    """`read_feed_page_alone` reads without a transaction around its statement: the statement's
+    own snapshot must hold the feed back as a transaction's would (guarantee 1)."""
+    sessions = create_sessions(feed_engine)
+    slow, fast = uuid.uuid4(), uuid.uuid4()
+    async with sessions() as slow_session:
+        await slow_session.begin()
+        await append(slow_session, [StreamWrite(slow, "thing", 0, [one_event("Slow")])])
+        async with sessions() as fast_session, fast_session.begin():
+            await append(fast_session, [StreamWrite(fast, "thing", 0, [one_event("Fast")])])
+
+        assert await read_feed_page_alone(sessions, START, 100) == []
+        await slow_session.commit()
+
+    feed = await read_feed_page_alone(sessions, START, 100)
+    assert [record.stream_id for record in feed] == [slow, fast]
+
+
+async def test_a_page_read_alone_gives_its_connection_back_with_transactions_on(
+    own_database: str,
+) -> None:
+    engine = create_engine(
+        Settings(database_url=own_database, db_pool_size=1), application_name="feed-test"
+    )
+    try:
+        sessions = create_sessions(engine)
+        await read_feed_page_alone(sessions, START, 10)
+        async with sessions() as session:  # the same pooled connection: the pool holds one
+            first = (await session.execute(text("SELECT now()"))).scalar_one()
+            await asyncio.sleep(0.01)
+            second = (await session.execute(text("SELECT now()"))).scalar_one()
+        assert second == first, "each statement ran in a transaction of its own"
+    finally:
+        await engine.dispose()
