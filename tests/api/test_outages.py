@@ -2,7 +2,6 @@
 
 import asyncio
 import itertools
-import json
 import pickle
 import socket
 import time
@@ -23,6 +22,7 @@ from command_api.app import create_app
 from command_api.wakeup import ProjectorWakeup
 from settings import Settings
 from tests.conftest import client_for, if_match, unique_email
+from tests.support.logs import json_lines
 from tests.support.tcp_proxy import TcpProxy
 
 WRITE = "outage-write-token"
@@ -109,10 +109,6 @@ async def test_the_first_command_after_a_postgres_restart_succeeds(
         await postgres_proxy.restore()
         after = await client.post("/users", json={"name": "After", "email": unique_email()})
         assert after.status_code == 201, after.text
-
-
-def json_lines(output: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
 async def test_redis_down_never_fails_a_command_and_the_lost_wakeup_is_counted_and_logged(

@@ -10,7 +10,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import InvalidOperation
 
-from query_api.loader import Document, DocumentLoader
+from query_api.loader import SPLIT_FROM, Document, DocumentLoader, batch_size
 from tests.support.commands import SentFinds
 from tests.support.mongo import MongoServer
 
@@ -43,12 +43,39 @@ async def test_lookups_asked_together_share_one_find(
     db: AsyncDatabase[dict[str, Any]], finds: SentFinds
 ) -> None:
     loader = DocumentLoader(db)
-    keys = [f"u{i}" for i in range(30)] + ["u3", "u3", "nobody"]
+    keys = [f"u{i}" for i in range(SPLIT_FROM - 2)] + ["u3", "u3", "nobody"]
     found = await asyncio.gather(*(loader.find("users", key) for key in keys))
     assert [None if doc is None else doc["_id"] for doc in found] == [*keys[:-1], None]
     assert _decoded(found[3]) == {"_id": "u3", "name": "user 3", "orders": [{"id": "o3"}]}
     assert len(finds.sent) == 1
     assert sorted(_ids(finds.sent[0])) == sorted(set(keys))
+
+
+async def test_many_lookups_go_in_two_finds(
+    db: AsyncDatabase[dict[str, Any]], finds: SentFinds
+) -> None:
+    """So that the server reads the second half while the first is being answered."""
+    loader = DocumentLoader(db)
+    keys = [f"u{i}" for i in range(29)] + ["u3", "nobody"]
+    found = await asyncio.gather(*(loader.find("users", key) for key in keys))
+    assert [None if doc is None else doc["_id"] for doc in found] == [*keys[:-1], None]
+    assert sorted(len(_ids(find)) for find in finds.sent) == [15, 15]
+    assert sorted(key for find in finds.sent for key in _ids(find)) == sorted(set(keys))
+
+
+@pytest.mark.parametrize(
+    ("asked", "max_batch", "size"),
+    [
+        (1, 100, 1),
+        (SPLIT_FROM - 1, 100, SPLIT_FROM - 1),
+        (SPLIT_FROM, 100, SPLIT_FROM // 2),
+        (33, 100, 17),
+        (500, 100, 100),
+        (SPLIT_FROM - 1, 4, 4),
+    ],
+)
+def test_batch_sizes(asked: int, max_batch: int, size: int) -> None:
+    assert batch_size(asked, max_batch) == size
 
 
 async def test_a_batch_is_split_at_its_size(
