@@ -2,7 +2,9 @@
 the admin routes) the projections' stores and the projector's queue.
 
 All are coroutines, though none awaits anything: FastAPI runs a plain `def` dependency in
-its thread pool, a thread hop per dependency per request.
+its thread pool, a thread hop per dependency per request. And those of every command take only
+the request, and check the token and read their headers themselves (`web.headers`): a
+dependency of FastAPI's, or a `Header()` parameter, costs CPU on every request.
 """
 
 import re
@@ -12,14 +14,15 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from arq.connections import ArqRedis
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from pymongo.asynchronous.database import AsyncDatabase
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from command_api.preconditions import IfMatch, MalformedIfMatch
 from command_api.wakeup import ProjectorWakeup
 from eventstore import EventMetadata
-from web.auth import WriteCaller
+from web.auth import Access, authenticate
+from web.headers import RequestHeader, reads_headers
 from web.problems import Problem
 
 
@@ -75,18 +78,26 @@ class CommandContext:
         return wakeup
 
 
-async def _command_context(
-    request: Request,
-    caller: WriteCaller,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            max_length=200,
-            description="retries with the same key get the first answer again",
-            json_schema_extra={"pattern": f"^{_IDEMPOTENCY_KEY.pattern}$"},
-        ),
-    ] = None,
-) -> CommandContext:
+IDEMPOTENCY_KEY = RequestHeader(
+    "Idempotency-Key",
+    "retries with the same key get the first answer again",
+    max_length=200,
+    pattern=f"^{_IDEMPOTENCY_KEY.pattern}$",
+)
+IF_MATCH = RequestHeader(
+    "If-Match",
+    'required (428 without it): the `ETag` the last response gave, like `"3"`, or `*` for any '
+    "version",
+    max_length=100,
+    # Documented, not enforced here: other text is a 400 (`IfMatch.parse`).
+    pattern=_IF_MATCH_PATTERN,
+)
+
+
+@reads_headers(IDEMPOTENCY_KEY)
+async def _command_context(request: Request) -> CommandContext:
+    caller = authenticate(request, Access.WRITE)
+    idempotency_key = IDEMPOTENCY_KEY.read(request)
     if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         raise Problem(400, "Bad Idempotency-Key", "use 1 to 200 visible ASCII characters")
     metadata = EventMetadata(
@@ -101,21 +112,12 @@ async def _command_context(
 CommandDep = Annotated[CommandContext, Depends(_command_context)]
 
 
-async def _if_match(
-    _: WriteCaller,
-    if_match: Annotated[
-        str | None,
-        Header(
-            max_length=100,
-            description="required (428 without it): the `ETag` the last response gave, "
-            'like `"3"`, or `*` for any version',
-            # Documented, not enforced here: other text is a 400 (`IfMatch.parse`).
-            json_schema_extra={"pattern": _IF_MATCH_PATTERN},
-        ),
-    ] = None,
-) -> IfMatch:
+@reads_headers(IF_MATCH)
+async def _if_match(request: Request) -> IfMatch:
     # Guarantee 3: a change without the version it expects would overwrite whatever is there.
-    # The caller is named above so that authentication is checked first.
+    # The caller is checked first, as the command's context checks it.
+    authenticate(request, Access.WRITE)
+    if_match = IF_MATCH.read(request)
     if if_match is None:
         raise Problem(
             428,

@@ -1,4 +1,8 @@
-"""Typed dependencies: the one way a route reaches the read documents."""
+"""Typed dependencies: the one way a route reaches the read documents.
+
+Each takes only the request, and checks the token and reads its headers itself (`web.headers`):
+a dependency of FastAPI's, or a `Header()` parameter, costs CPU on every request.
+"""
 
 from collections import Counter
 from contextlib import suppress
@@ -6,7 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Request
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -18,7 +22,8 @@ from query_api.loader import Document, DocumentLoader
 from query_api.renderings import Renderings
 from query_api.schemas import OrderOut, UserOut
 from readmodel.collections import LIVE, ReadCollections
-from web.auth import ReadCaller
+from web.auth import Access, authenticate
+from web.headers import RequestHeader, reads_headers
 from web.problems import FieldError, Problem
 
 Collection = AsyncCollection[dict[str, Any]]
@@ -46,6 +51,8 @@ class ReadContext:
     arrival: Checkpoint | PyMongoError
     # Those of the checkpoint the read is served at (`settle`): a rebuild can move them.
     collections: ReadCollections = LIVE
+    # The entity tags a client holds, for a read of one document (`ConditionalReadDep`).
+    if_none_match: str | None = None
 
     @property
     def users(self) -> Collection:
@@ -98,18 +105,19 @@ class ReadContext:
         return checkpoint.position
 
 
-async def _read_context(
-    request: Request,
-    _: ReadCaller,
-    min_position: Annotated[
-        str | None,
-        Header(
-            description="an `Event-Position` from the command API",
-            # Documented, not enforced here: a token out of this shape is a 400 (below).
-            json_schema_extra={"pattern": TOKEN_PATTERN},
-        ),
-    ] = None,
-) -> ReadContext:
+MIN_POSITION = RequestHeader(
+    "Min-Position",
+    "an `Event-Position` from the command API",
+    # Documented, not enforced here: a token out of this shape is a 400 (`_read_context`).
+    pattern=TOKEN_PATTERN,
+)
+IF_NONE_MATCH = RequestHeader("If-None-Match", max_length=4096)
+
+
+@reads_headers(MIN_POSITION)
+async def _read_context(request: Request) -> ReadContext:
+    authenticate(request, Access.READ)
+    min_position = MIN_POSITION.read(request)
     model: ReadModel = request.app.state.read_model
     wanted: Position | None = None
     if min_position is not None:
@@ -128,6 +136,13 @@ async def _read_context(
     if min_position is not None and wanted is None:
         raise Problem(400, "Bad Min-Position", "pass the `Event-Position` a command answered with")
     return ReadContext(model, wanted, request, arrival)
+
+
+@reads_headers(IF_NONE_MATCH, MIN_POSITION)
+async def _conditional_read_context(request: Request) -> ReadContext:
+    read = await _read_context(request)
+    read.if_none_match = IF_NONE_MATCH.read(request)
+    return read
 
 
 def _refuse_unknown_parameters(request: Request) -> None:
@@ -166,4 +181,5 @@ def _query_parameters(app: FastAPI, path: str) -> frozenset[str]:
 
 
 ReadDep = Annotated[ReadContext, Depends(_read_context)]
-IfNoneMatch = Annotated[str | None, Header(max_length=4096)]
+# For one document, which a client may hold already (`If-None-Match`).
+ConditionalReadDep = Annotated[ReadContext, Depends(_conditional_read_context)]

@@ -8,9 +8,10 @@ from command_api.deps import CommandDep, IfMatchDep
 from command_api.execution import run_command
 from command_api.schemas import Accepted, OrderBody, OrderPatch
 from domain import order
+from web.headers import HeaderDocumentingRoute
 from web.problems import PROBLEM_RESPONSES
 
-router = APIRouter(tags=["orders"], responses=PROBLEM_RESPONSES)
+router = APIRouter(route_class=HeaderDocumentingRoute, tags=["orders"], responses=PROBLEM_RESPONSES)
 
 
 @router.post("/users/{user_id}/orders", status_code=201, response_model=Accepted)

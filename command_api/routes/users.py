@@ -8,9 +8,10 @@ from command_api.deps import CommandDep, IfMatchDep
 from command_api.execution import run_command
 from command_api.schemas import Accepted, UserBody, UserPatch
 from domain import user
+from web.headers import HeaderDocumentingRoute
 from web.problems import PROBLEM_RESPONSES
 
-router = APIRouter(tags=["users"], responses=PROBLEM_RESPONSES)
+router = APIRouter(route_class=HeaderDocumentingRoute, tags=["users"], responses=PROBLEM_RESPONSES)
 
 
 @router.post("/users", status_code=201, response_model=Accepted)

@@ -6,13 +6,14 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from query_api.conditional import NOT_MODIFIED, conditional_response
-from query_api.deps import IfNoneMatch, ReadDep
+from query_api.deps import ConditionalReadDep, ReadDep
 from query_api.pagination import PageParams, read_page
 from query_api.schemas import OrderOut, Page
 from readmodel.documents import OrderStatus
+from web.headers import HeaderDocumentingRoute
 from web.problems import PROBLEM_RESPONSES, Problem
 
-router = APIRouter(tags=["orders"], responses=PROBLEM_RESPONSES)
+router = APIRouter(route_class=HeaderDocumentingRoute, tags=["orders"], responses=PROBLEM_RESPONSES)
 
 
 @router.get("/orders")
@@ -34,9 +35,9 @@ async def list_orders(
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, responses=NOT_MODIFIED)
-async def get_order(order_id: UUID, read: ReadDep, if_none_match: IfNoneMatch = None) -> Response:
+async def get_order(order_id: UUID, read: ConditionalReadDep) -> Response:
     await read.settle()
     raw = await read.find_order(order_id)
     if raw is None:
         raise Problem(404, "Not found", "no such order")
-    return conditional_response(read.render_order(raw), if_none_match)
+    return conditional_response(read.render_order(raw), read.if_none_match)

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Query, Response
 
 from domain.values import email_key
 from query_api.conditional import NOT_MODIFIED, conditional_response
-from query_api.deps import IfNoneMatch, ReadContext, ReadDep
+from query_api.deps import ConditionalReadDep, ReadContext, ReadDep
 from query_api.loader import Document
 from query_api.pagination import PageParams, read_page
 from query_api.schemas import OrderOut, Page, UserOut, UserSummary
+from web.headers import HeaderDocumentingRoute
 from web.problems import PROBLEM_RESPONSES, Problem
 
-router = APIRouter(tags=["users"], responses=PROBLEM_RESPONSES)
+router = APIRouter(route_class=HeaderDocumentingRoute, tags=["users"], responses=PROBLEM_RESPONSES)
 
 # Filter values are only ever compared as literals (guarantee 8); control characters, which no
 # name or email holds, are refused outright, NUL above all, which a BSON regex cannot carry.
@@ -50,11 +51,13 @@ async def list_users(
 
 
 @router.get("/users/{user_id}", response_model=UserOut, responses=NOT_MODIFIED)
-async def get_user(user_id: UUID, read: ReadDep, if_none_match: IfNoneMatch = None) -> Response:
+async def get_user(user_id: UUID, read: ConditionalReadDep) -> Response:
     """The user with every order embedded; `order_count` and `total_spent` leave out
     cancelled orders. 410 once the user is deleted."""
     await read.settle()
-    return conditional_response(read.render_user(await _live_user(read, user_id)), if_none_match)
+    return conditional_response(
+        read.render_user(await _live_user(read, user_id)), read.if_none_match
+    )
 
 
 @router.get("/users/{user_id}/orders")

@@ -119,3 +119,48 @@ def test_a_patch_body_is_documented_as_the_api_reads_it(model: str) -> None:
     assert schema.get("minProperties", 0) >= 1
     for field in schema["properties"].values():
         assert _NULL not in _options(field)
+
+
+# The headers that dependencies read themselves (`web.headers`), on every route that reads them.
+READ_HEADERS = [
+    ("GET", path, "min-position")
+    for path in (
+        "/users",
+        "/orders",
+        "/users/{user_id}/orders",
+        "/users/{user_id}",
+        "/orders/{order_id}",
+    )
+] + [("GET", path, "if-none-match") for path in ("/users/{user_id}", "/orders/{order_id}")]
+COMMAND_HEADERS = [
+    (method, path, "idempotency-key")
+    for method, path in (
+        ("POST", "/users"),
+        ("POST", "/users/{user_id}/orders"),
+        *(
+            (method, path)
+            for method in ("PUT", "PATCH", "DELETE")
+            for path in ("/users/{user_id}", "/orders/{order_id}")
+        ),
+    )
+] + [
+    (method, path, "if-match")
+    for method in ("PUT", "PATCH", "DELETE")
+    for path in ("/users/{user_id}", "/orders/{order_id}")
+]
+
+
+@pytest.mark.parametrize(
+    ("document", "method", "path", "name"),
+    [pytest.param(QUERY, *case, id=" ".join(case)) for case in READ_HEADERS]
+    + [pytest.param(COMMAND, *case, id=" ".join(case)) for case in COMMAND_HEADERS],
+)
+def test_headers_read_by_dependencies_are_documented(
+    document: Document, method: str, path: str, name: str
+) -> None:
+    schema = _parameter(document, method, path, name)
+    assert schema["type"] == "string"
+    assert schema["title"].lower() == name
+    limits = {"if-none-match": 4096, "idempotency-key": 200, "if-match": 100}
+    assert schema.get("maxLength") == limits.get(name)
+    assert ("pattern" in schema) == (name != "if-none-match")
