@@ -4,9 +4,9 @@ FastAPI validates each `Header()` parameter through pydantic on every request, a
 dependency that declares one on its own. Under `wrk`, the two headers and the token check
 around `GET /users/{id}` took a tenth of the query API's CPU (bench, issue 6). So the
 dependencies every command and every read goes through take only the request: they read their
-headers with `RequestHeader.read`, which refuses an overlong one with the 422 FastAPI gives, and
-name them with `reads_headers`; the routers' `HeaderDocumentingRoute` documents them as FastAPI
-would have.
+headers with `RequestHeader.read`, which refuses an overlong one with the 422 FastAPI gives (at
+once and on its own, where FastAPI gathered it with the body's errors), and name them with
+`reads_headers`; the routers' `HeaderDocumentingRoute` documents them as FastAPI would have.
 """
 
 from collections.abc import Callable, Iterator

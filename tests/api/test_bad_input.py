@@ -436,6 +436,21 @@ async def test_bad_input_is_refused_with_a_problem_and_appends_nothing(
     assert await count_events(sessions) == before
 
 
+async def test_an_overlong_header_is_refused_as_soon_as_it_is_read(
+    writer: httpx.AsyncClient, sessions: Sessions, targets: Targets
+) -> None:
+    """The commands' headers are read by their dependencies (`web.headers`), which refuse an
+    overlong one at once: the 422 names it alone, ahead of the missing If-Match (a 428) and the
+    body's own errors."""
+    before = await count_events(sessions)
+    response = await writer.put(
+        f"/users/{targets.user_id}", json={"name": ""}, headers={"Idempotency-Key": "k" * 201}
+    )
+    assert_problem(response, 422, "idempotency-key")
+    assert [error["loc"] for error in response.json()["errors"]] == [["header", "idempotency-key"]]
+    assert await count_events(sessions) == before
+
+
 async def test_a_chunked_body_under_the_cap_is_accepted(
     writer: httpx.AsyncClient, sessions: Sessions
 ) -> None:

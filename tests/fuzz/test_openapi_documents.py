@@ -13,11 +13,21 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
 
 from command_api.app import create_app as create_command_app
+from command_api.routes import admin, events
+from command_api.routes import operations as command_operations
+from command_api.routes import orders as command_orders
+from command_api.routes import users as command_users
 from query_api.app import create_app as create_query_app
 from query_api.pagination import encode_cursor
+from query_api.routes import operations as query_operations
+from query_api.routes import orders as query_orders
+from query_api.routes import users as query_users
 from settings import Settings
+from web.headers import headers_read
 
 Document = dict[str, Any]
 _NULL = {"type": "null"}
@@ -164,3 +174,30 @@ def test_headers_read_by_dependencies_are_documented(
     limits = {"if-none-match": 4096, "idempotency-key": 200, "if-match": 100}
     assert schema.get("maxLength") == limits.get(name)
     assert ("pattern" in schema) == (name != "if-none-match")
+
+
+ROUTERS: list[tuple[Document, APIRouter]] = [
+    *((COMMAND, module.router) for module in (command_users, command_orders, events, admin)),
+    (COMMAND, command_operations.router),
+    *((QUERY, module.router) for module in (query_users, query_orders, query_operations)),
+]
+
+
+def test_every_header_a_dependency_reads_is_documented() -> None:
+    """Whatever route comes to read headers through its dependencies, in whatever router: a
+    router without `route_class=HeaderDocumentingRoute` would leave them out."""
+    read: set[str] = set()
+    missing: list[str] = []
+    for document, router in ROUTERS:
+        for route in router.routes:
+            if not isinstance(route, APIRoute) or not route.include_in_schema:
+                continue
+            for method in route.methods or ():
+                operation = document["paths"][route.path_format][method.lower()]
+                documented = {p["name"] for p in operation.get("parameters", ())}
+                for header in headers_read(route.dependant):
+                    read.add(header.name)
+                    if header.name.lower() not in documented:
+                        missing.append(f"{method} {route.path_format} {header.name}")
+    assert missing == []
+    assert read == {"Min-Position", "If-None-Match", "Idempotency-Key", "If-Match"}

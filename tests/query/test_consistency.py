@@ -193,6 +193,7 @@ async def test_every_kind_of_answer_carries_the_projection_position(
         (f"/orders/{order.id}", 200, {}),
         ("/orders", 200, {}),
         (f"/users/{user.id}", 304, {"headers": {"If-None-Match": etag}}),
+        (f"/users/{user.id}", 422, {"headers": {"If-None-Match": "x" * 5000}}),
         ("/users/6f1c1c1e-0000-4000-8000-000000000000", 404, {}),
         (f"/users/{deleted.id}", 410, {}),
         (f"/users/{deleted.id}/orders", 410, {}),
