@@ -115,7 +115,8 @@ CommandDep = Annotated[CommandContext, Depends(_command_context)]
 @reads_headers(IF_MATCH)
 async def _if_match(request: Request) -> IfMatch:
     # Guarantee 3: a change without the version it expects would overwrite whatever is there.
-    # The caller is checked first, as the command's context checks it.
+    # The caller is checked first (identified once per request: the command's context
+    # identified it already).
     authenticate(request, Access.WRITE)
     if_match = IF_MATCH.read(request)
     if if_match is None:

@@ -24,7 +24,7 @@ from query_api.schemas import OrderOut, UserOut
 from readmodel.collections import LIVE, ReadCollections
 from web.auth import Access, authenticate
 from web.headers import RequestHeader, reads_headers
-from web.problems import FieldError, Problem
+from web.problems import FieldError, Problem, invalid_request
 
 Collection = AsyncCollection[dict[str, Any]]
 
@@ -165,7 +165,7 @@ def _refuse_unknown_parameters(request: Request) -> None:
         if name not in known or count > 1
     ]
     if errors:
-        raise Problem(422, "Invalid request", "some fields are missing or invalid", errors=errors)
+        raise invalid_request(errors)
 
 
 def _query_parameters(app: FastAPI, path: str) -> frozenset[str]:

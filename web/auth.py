@@ -63,7 +63,20 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+# Where a request keeps its caller once identified: a route's dependencies may each need it.
+_CALLER = "orders_es.caller"
+
+
 def authenticate(request: Request, needed: Access) -> Caller:
+    caller: Caller | None = request.scope.get(_CALLER)
+    if caller is None:
+        caller = request.scope[_CALLER] = _identify(request)
+    if caller.access < needed:
+        raise Problem(403, "Forbidden", f"this route needs a {needed.name.lower()} token")
+    return caller
+
+
+def _identify(request: Request) -> Caller:
     ring: TokenRing = request.app.state.tokens
     header = request.headers.get("authorization")
     if header is None:
@@ -74,8 +87,6 @@ def authenticate(request: Request, needed: Access) -> Caller:
     caller = ring.identify(match.group(1))
     if caller is None:
         raise Problem(401, "Unauthorized", "unknown token", headers=_CHALLENGE)
-    if caller.access < needed:
-        raise Problem(403, "Forbidden", f"this route needs a {needed.name.lower()} token")
     return caller
 
 

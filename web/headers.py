@@ -17,7 +17,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 
-from web.problems import FieldError, Problem
+from web.problems import FieldError, invalid_request
 
 _READS = "__reads_headers__"
 Dependency = TypeVar("Dependency", bound=Callable[..., Any])
@@ -40,9 +40,7 @@ class RequestHeader:
                 msg=f"String should have at most {self.max_length} characters",
                 type="string_too_long",
             )
-            raise Problem(
-                422, "Invalid request", "some fields are missing or invalid", errors=[error]
-            )
+            raise invalid_request([error])
         return value
 
     def parameter(self) -> dict[str, Any]:

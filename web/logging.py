@@ -23,7 +23,7 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 def render_json(event: dict[str, Any], **options: Any) -> str:
     """orjson, since both APIs log a line per request: that line took 9% of the query API's
-    CPU per `GET /users/{id}`, and orjson took a third of it off (bench, issue 6). `json`
+    CPU per `GET /users/{id}`, and orjson took a quarter of it off (bench, issue 6). `json`
     still renders what orjson refuses (an integer past 64 bits): a log line must never fail
     the request that logs it."""
     try:

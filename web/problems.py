@@ -54,6 +54,11 @@ class Problem(Exception):
         self.headers = dict(headers or {})
 
 
+def invalid_request(errors: Sequence[FieldError]) -> Problem:
+    """The 422 of a request whose fields fail their checks, as FastAPI's validation gives it."""
+    return Problem(422, "Invalid request", "some fields are missing or invalid", errors=errors)
+
+
 def problem_response(problem: Problem) -> JSONResponse:
     return render_problem(problem.body, problem.headers)
 
@@ -80,9 +85,7 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     # The offending input is left out on purpose: it may be huge or personal data.
     if any(e.type == "json_invalid" for e in errors):
         return problem_response(Problem(400, "Malformed JSON", "the body is not valid JSON"))
-    return problem_response(
-        Problem(422, "Invalid request", "some fields are missing or invalid", errors=errors)
-    )
+    return problem_response(invalid_request(errors))
 
 
 async def _on_http(_: Request, exc: Exception) -> JSONResponse:

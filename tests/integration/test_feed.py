@@ -6,6 +6,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy import text
@@ -81,18 +82,27 @@ async def poll_feed(sessions: Sessions, expected: int) -> list[RecordedEvent]:
         await asyncio.sleep(0.05)
 
 
-async def test_feed_waits_for_a_transaction_that_drew_an_earlier_position(
-    feed_engine: AsyncEngine,
-) -> None:
-    """The failure a `WHERE position > last` reader has, shown, and the feed's cure of it."""
-    sessions = create_sessions(feed_engine)
+@asynccontextmanager
+async def _overtaken(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[tuple[uuid.UUID, uuid.UUID, AsyncSession]]:
+    """An append to `slow` drew its position and is still open, while an append to `fast`
+    drew a later one and committed: the slow transaction is handed over open."""
     slow, fast = uuid.uuid4(), uuid.uuid4()
     async with sessions() as slow_session:
         await slow_session.begin()
         await append(slow_session, [StreamWrite(slow, "thing", 0, [one_event("Slow")])])
         async with sessions() as fast_session, fast_session.begin():
             await append(fast_session, [StreamWrite(fast, "thing", 0, [one_event("Fast")])])
+        yield slow, fast, slow_session
 
+
+async def test_feed_waits_for_a_transaction_that_drew_an_earlier_position(
+    feed_engine: AsyncEngine,
+) -> None:
+    """The failure a `WHERE position > last` reader has, shown, and the feed's cure of it."""
+    sessions = create_sessions(feed_engine)
+    async with _overtaken(sessions) as (_, _, slow_session):
         async with sessions() as session:
             naive_first = (
                 (await session.execute(text("SELECT position FROM events"))).scalars().all()
@@ -241,13 +251,7 @@ async def test_a_page_read_alone_also_waits_for_an_earlier_open_transaction(
     """`read_feed_page_alone` reads without a transaction around its statement: the statement's
     own snapshot must hold the feed back as a transaction's would (guarantee 1)."""
     sessions = create_sessions(feed_engine)
-    slow, fast = uuid.uuid4(), uuid.uuid4()
-    async with sessions() as slow_session:
-        await slow_session.begin()
-        await append(slow_session, [StreamWrite(slow, "thing", 0, [one_event("Slow")])])
-        async with sessions() as fast_session, fast_session.begin():
-            await append(fast_session, [StreamWrite(fast, "thing", 0, [one_event("Fast")])])
-
+    async with _overtaken(sessions) as (slow, fast, slow_session):
         assert await read_feed_page_alone(sessions, START, 100) == []
         await slow_session.commit()
 
